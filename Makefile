@@ -30,8 +30,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 data: $(STAMP)
 	$(BIN)/python -m helpers.data fetch
 
+# Containers and CI machines often run as root, which JupyterLab refuses without this flag.
+LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: data
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_ARGS) notebooks/
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(wildcard helpers tests notebooks tools benchmarks)
