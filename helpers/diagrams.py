@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
 
 _SHARED = "#dbe9f6"  # what BERT and ALBERT have in common
-_CHANGED = "#f9d9b9"  # what ALBERT changes
+_CHANGED = "#f9d9b9"  # where the two differ
 
 
 def _box(ax, x, y, text, color, width=3.6, height=0.62):
@@ -21,7 +21,7 @@ def _arrow(ax, x, y_from, y_to):
 
 
 def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 12):
-    """BERT and ALBERT side by side; orange boxes are ALBERT's changes. Returns the figure."""
+    """BERT and ALBERT side by side; orange boxes are where they differ. Returns the figure."""
     fig, ax = plt.subplots(figsize=(9.5, 6.2))
     columns = {
         "BERT": [
@@ -31,16 +31,18 @@ def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 1
             (f"{layers} encoder layers, each with its OWN weights\n"
              "self-attention -> add & LN -> FFN (GELU) -> add & LN", _CHANGED),
             ("pooler: tanh(W h[CLS])", _SHARED),
-            ("MLM head  +  NSP head\n(next sentence: random other document?)", _CHANGED),
+            ("MLM head (H -> H -> V, tied to token embeddings)\n"
+             "+ NSP head (is segment B from another document?)", _CHANGED),
         ],
         "ALBERT": [
             (f"embeddings (E = {embedding}): token V x E,\nposition 512 x E, segment 2 x E", _CHANGED),
             ("sum, LayerNorm", _SHARED),
             (f"projection E -> H  ({embedding} -> {hidden})", _CHANGED),
             (f"ONE encoder layer, applied {layers} times (shared)\n"
-             "self-attention -> add & LN -> FFN (GELU) -> add & LN", _CHANGED),
+             "self-attention -> add & LN -> FFN (GELU, tanh) -> add & LN", _CHANGED),
             ("pooler: tanh(W h[CLS])", _SHARED),
-            ("n-gram MLM head  +  SOP head\n(sentence order: were two segments swapped?)", _CHANGED),
+            ("MLM head (H -> E -> V, tied to token embeddings)\n"
+             "+ SOP head (were the two segments swapped?)", _CHANGED),
         ],
     }
     for x, (title, boxes) in zip((2.2, 7.0), columns.items(), strict=True):
@@ -50,7 +52,7 @@ def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 1
             _box(ax, x, y, text, color, width=4.3, height=0.8)
         for y_from, y_to in zip(ys, ys[1:], strict=False):
             _arrow(ax, x, y_from, y_to)
-    ax.text(4.6, -0.45, "blue: identical in both  |  orange: what ALBERT changes  |  "
+    ax.text(4.6, -0.45, "blue: identical in both  |  orange: where they differ  |  white: absent  |  "
             "both: absolute learned positions, post-LN, encoder only", ha="center", fontsize=8.5)
     ax.set_xlim(-0.2, 9.4)
     ax.set_ylim(-0.8, 7.4)
