@@ -1,0 +1,173 @@
+"""ALBERT's masked-language-model corruption: n-gram whole-word masking, 80/10/10.
+
+What the official ``create_pretraining_data.py`` does (ALBERT paper §4.1; SpanBERT):
+
+* **Budget:** 15% of the sequence's maskable tokens (at least 1), counted in tokens.
+* **Whole words:** a word is a piece starting with SentencePiece's "▁" plus the pieces that
+  continue it; a word is masked completely or not at all.
+* **n-grams:** candidate starts are visited in random order; at each, n consecutive words are
+  taken with p(n) = (1/n) / sum_k (1/k) for n = 1..3, i.e. 6/11, 3/11, 2/11 (mean 18/11 words).
+  If the n-gram would exceed the budget, shorter n-grams are tried, and the start is skipped if
+  even one word does not fit. n-grams never overlap.
+* **80/10/10**, decided per masked token: 80% become ``[MASK]``, 10% a random (non-special)
+  token, 10% stay unchanged. The label is the original token at every chosen position and -100
+  (ignored by the loss) everywhere else.
+* Special tokens (``[CLS]``, ``[SEP]``, ...) and padding are never chosen.
+
+Unlike the official code (static masks, ``dupe_factor=40``), we mask *dynamically* in the
+collator, as RoBERTa does: each epoch sees fresh masks of the same text, which matters when a
+small corpus is read many times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+IGNORE_INDEX = -100  # label value that cross_entropy ignores
+
+
+def ngram_probabilities(max_ngram: int = 3) -> np.ndarray:
+    """p(n) proportional to 1/n for n = 1..max_ngram (ALBERT: 6/11, 3/11, 2/11)."""
+    weights = 1.0 / np.arange(1, max_ngram + 1)
+    return weights / weights.sum()
+
+
+@dataclass
+class MaskedSequence:
+    """One corrupted sequence: model inputs, labels and the chosen n-grams (for display)."""
+
+    input_ids: list[int]
+    labels: list[int]
+    spans: list[list[int]]  # token positions of each masked n-gram, in the order chosen
+
+
+def group_words(token_ids, word_start: np.ndarray, maskable: np.ndarray) -> list[list[int]]:
+    """Group the maskable positions of one sequence into words (lists of token positions).
+
+    A new word starts at every piece flagged in ``word_start`` and after every non-maskable
+    position (a special token or padding ends the previous word).
+    """
+    words: list[list[int]] = []
+    previous_maskable = False
+    for position, token in enumerate(token_ids):
+        if not maskable[position]:
+            previous_maskable = False
+            continue
+        if word_start[token] or not previous_maskable:
+            words.append([position])
+        else:
+            words[-1].append(position)
+        previous_maskable = True
+    return words
+
+
+def mask_sequence(token_ids, *, word_start: np.ndarray, maskable: np.ndarray, mask_id: int,
+                  random_ids: np.ndarray, rng: np.random.Generator, mlm_probability: float = 0.15,
+                  max_ngram: int = 3, mask_replace_prob: float = 0.8,
+                  random_replace_prob: float = 0.1,
+                  max_predictions: int | None = None) -> MaskedSequence:
+    """Apply n-gram whole-word masking to one sequence (see the module docstring).
+
+    Args:
+        token_ids: the sequence (a list or 1-D array of ids), specials included.
+        word_start: boolean array over the vocabulary, True where a piece starts a word
+            (``helpers.tokenizer.word_start_flags``).
+        maskable: boolean array over positions, False for special tokens and padding.
+        mask_id: the ``[MASK]`` id.
+        random_ids: ids a "random replacement" draws from (the non-special vocabulary).
+        rng: a NumPy generator: the same seed gives the same masks.
+        max_predictions: optional cap on masked tokens per sequence (official: 20 for 512).
+    """
+    token_ids = [int(t) for t in token_ids]
+    words = group_words(token_ids, word_start, maskable)
+    n_maskable = int(np.sum(maskable))
+    budget = max(1, int(round(n_maskable * mlm_probability))) if n_maskable else 0
+    if max_predictions is not None:
+        budget = min(budget, max_predictions)
+    pvals = ngram_probabilities(max_ngram)
+    covered: set[int] = set()
+    spans: list[list[int]] = []
+    n_masked = 0
+    for start in rng.permutation(len(words)):
+        if n_masked >= budget:
+            break
+        # n-grams that fit before the end of the sequence, as in the official code.
+        available = min(max_ngram, len(words) - start)
+        probs = pvals[:available] / pvals[:available].sum()
+        n = int(rng.choice(available, p=probs)) + 1
+        # Try shorter n-grams while this one exceeds the budget.
+        while n > 0:
+            positions = [p for word in words[start:start + n] for p in word]
+            if n_masked + len(positions) <= budget:
+                break
+            n -= 1
+        if n == 0 or any(p in covered for p in positions):
+            continue
+        covered.update(positions)
+        spans.append(positions)
+        n_masked += len(positions)
+
+    inputs = list(token_ids)
+    labels = [IGNORE_INDEX] * len(token_ids)
+    for positions in spans:
+        for position in positions:
+            labels[position] = token_ids[position]
+            draw = rng.random()
+            if draw < mask_replace_prob:
+                inputs[position] = mask_id
+            elif draw < mask_replace_prob + random_replace_prob:
+                inputs[position] = int(rng.choice(random_ids))
+            # else: keep the original token (the model must still predict it)
+    return MaskedSequence(inputs, labels, spans)
+
+
+class NgramMasker:
+    """Masks padded batches of token ids for MLM, the ALBERT way (see the module docstring).
+
+    >>> masker = NgramMasker(tokenizer)                     # doctest: +SKIP
+    >>> inputs, labels = masker(batch["input_ids"])         # doctest: +SKIP
+
+    ``inputs`` is a corrupted copy of ``input_ids``; ``labels`` holds the original id at masked
+    positions and -100 elsewhere, the format of ``AlbertForMaskedLM(labels=...)``.
+    """
+
+    def __init__(self, tokenizer, mlm_probability: float = 0.15, max_ngram: int = 3,
+                 mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
+                 max_predictions: int | None = None, seed: int = 0):
+        from helpers.tokenizer import word_start_flags
+
+        if not 0 < mlm_probability < 1:
+            raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
+        if mask_replace_prob + random_replace_prob > 1:
+            raise ValueError("mask_replace_prob + random_replace_prob must be <= 1")
+        self.word_start = np.asarray(word_start_flags(tokenizer), dtype=bool)
+        self.special_ids = np.asarray(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
+        self.mask_id = tokenizer.mask_token_id
+        self.pad_id = tokenizer.pad_token_id
+        self.random_ids = np.setdiff1d(np.arange(len(tokenizer)), self.special_ids)
+        self.settings = dict(mlm_probability=mlm_probability, max_ngram=max_ngram,
+                             mask_replace_prob=mask_replace_prob,
+                             random_replace_prob=random_replace_prob,
+                             max_predictions=max_predictions)
+        self.rng = np.random.default_rng(seed)
+
+    def maskable(self, token_ids) -> np.ndarray:
+        """True where a token may be masked: not a special token, not padding."""
+        return ~np.isin(np.asarray(token_ids), self.special_ids)
+
+    def mask_one(self, token_ids, rng: np.random.Generator | None = None) -> MaskedSequence:
+        """Mask one (unpadded or padded) sequence; returns inputs, labels and the n-gram spans."""
+        return mask_sequence(token_ids, word_start=self.word_start,
+                             maskable=self.maskable(token_ids), mask_id=self.mask_id,
+                             random_ids=self.random_ids, rng=rng or self.rng, **self.settings)
+
+    def __call__(self, input_ids: torch.Tensor,
+                 rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mask a (batch, time) tensor; returns (corrupted inputs, labels), both (batch, time)."""
+        rows = [self.mask_one(row, rng) for row in input_ids.tolist()]
+        inputs = torch.tensor([r.input_ids for r in rows], dtype=torch.long)
+        labels = torch.tensor([r.labels for r in rows], dtype=torch.long)
+        return inputs, labels

@@ -1,0 +1,131 @@
+"""Property tests of n-gram whole-word masking: invariants always, rates within tolerances."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.data import load_corpus
+from helpers.masking import IGNORE_INDEX, NgramMasker, group_words, ngram_probabilities
+from helpers.tokenizer import train_tokenizer
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(load_corpus()["text"][:3000], vocab_size=1000)
+
+
+@pytest.fixture(scope="module")
+def masker(tok):
+    return NgramMasker(tok, seed=0)
+
+
+def test_ngram_probabilities_are_the_papers():
+    np.testing.assert_allclose(ngram_probabilities(3), [6 / 11, 3 / 11, 2 / 11])
+
+
+def test_group_words_joins_continuation_pieces():
+    word_start = np.array([True, True, True, True, True, True, False, False])
+    ids = [2, 5, 6, 7, 3, 0]  # [CLS] w(5 6 7) [SEP] <pad>: 6 and 7 continue the word
+    maskable = np.array([False, True, True, True, False, False])
+    assert group_words(ids, word_start, maskable) == [[1, 2, 3]]
+
+
+def _random_batch(tok, rng, batch=8, max_len=60):
+    """Random pair sequences with padding, built from real pieces."""
+    rows = []
+    for _ in range(batch):
+        n_a, n_b = rng.integers(1, max_len // 2, size=2)
+        a = rng.integers(5, len(tok), size=n_a).tolist()
+        b = rng.integers(5, len(tok), size=n_b).tolist()
+        rows.append([2] + a + [3] + b + [3])
+    width = max(map(len, rows))
+    return torch.tensor([r + [0] * (width - len(r)) for r in rows])
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_invariants(masker, tok, seed):
+    rng = np.random.default_rng(seed)
+    ids = _random_batch(tok, rng)
+    inputs, labels = masker(ids, rng=rng)
+    assert inputs.shape == labels.shape == ids.shape
+    special = torch.isin(ids, torch.tensor(tok.all_special_ids))
+    # never specials or padding; those positions are untouched
+    assert (labels[special] == IGNORE_INDEX).all()
+    assert torch.equal(inputs[special], ids[special])
+    chosen = labels != IGNORE_INDEX
+    # labels hold the original token; unchosen positions are untouched
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(inputs[~chosen], ids[~chosen])
+    # replacements are [MASK] or non-special tokens
+    assert not torch.isin(inputs[chosen], torch.tensor([0, 1, 2, 3])).any()
+    # budget: round(15%) of maskable tokens, at least one, never more
+    for row, lab in zip(ids, labels, strict=True):
+        n_maskable = int((~torch.isin(row, torch.tensor(tok.all_special_ids))).sum())
+        n_chosen = int((lab != IGNORE_INDEX).sum())
+        assert 1 <= n_chosen <= max(1, round(0.15 * n_maskable))
+
+
+def test_whole_words_are_masked_together(masker, tok):
+    rng = np.random.default_rng(1)
+    texts = load_corpus()["text"][3000:3300]
+    for text in texts:
+        ids = tok(text)["input_ids"]
+        result = masker.mask_one(ids, rng)
+        words = group_words(ids, masker.word_start, masker.maskable(ids))
+        chosen = {p for span in result.spans for p in span}
+        for word in words:  # all pieces of a word or none
+            assert set(word) <= chosen or not set(word) & chosen
+
+
+def test_rates_match_the_recipe(tok):
+    """Over many long sequences: 15% budget, 80/10/10, n-gram lengths ~ 6/11, 3/11, 2/11.
+
+    Tolerances: +-0.01 on the masked fraction and the 80/10/10 split (about 100k masked tokens,
+    so sampling error is ~0.001), +-0.04 on the n-gram shares (overlapping candidates and the
+    budget's last slots favour short n-grams a little, as in the official code).
+    """
+    masker = NgramMasker(tok, seed=123)
+    rng = np.random.default_rng(7)
+    one_piece_words = [i for i in range(5, len(tok)) if masker.word_start[i]]
+    n_maskable = n_chosen = 0
+    outcome, lengths = Counter(), Counter()
+    for _ in range(1000):
+        body = rng.choice(one_piece_words, size=500).tolist()
+        ids = [2] + body + [3]
+        result = masker.mask_one(ids, rng)
+        n_maskable += len(body)
+        for span in result.spans:
+            lengths[len(span)] += 1  # one piece per word here: span length = n
+            for p in span:
+                n_chosen += 1
+                new = result.input_ids[p]
+                outcome["mask" if new == tok.mask_token_id else "same" if new == ids[p] else "random"] += 1
+    assert abs(n_chosen / n_maskable - 0.15) < 0.01
+    assert abs(outcome["mask"] / n_chosen - 0.8) < 0.01
+    # a random draw can hit the original token (1 in ~1000 here): counted as "same"
+    assert abs(outcome["random"] / n_chosen - 0.1) < 0.01
+    assert abs(outcome["same"] / n_chosen - 0.1) < 0.01
+    total = sum(lengths.values())
+    for n, p in zip((1, 2, 3), ngram_probabilities(3), strict=True):
+        assert abs(lengths[n] / total - p) < 0.04, (n, lengths[n] / total, p)
+
+
+def test_same_seed_same_masks(tok):
+    ids = _random_batch(tok, np.random.default_rng(0))
+    a = NgramMasker(tok, seed=5)(ids)
+    b = NgramMasker(tok, seed=5)(ids)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    c = NgramMasker(tok, seed=6)(ids)
+    assert not torch.equal(a[1], c[1])
+
+
+def test_bad_settings_are_rejected(tok):
+    with pytest.raises(ValueError, match="mlm_probability"):
+        NgramMasker(tok, mlm_probability=0)
+    with pytest.raises(ValueError, match="<= 1"):
+        NgramMasker(tok, mask_replace_prob=0.9, random_replace_prob=0.2)

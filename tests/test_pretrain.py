@@ -1,0 +1,178 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import (
+    AlbertForPreTraining,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    pipeline,
+)
+
+from helpers import pretrain as pt
+from helpers.data import load_corpus
+from helpers.pretraining_data import held_out_texts
+from helpers.tokenizer import train_tokenizer
+
+TINY = dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_attention_heads=2,
+            intermediate_size=64, max_length=32, batch_size=8, eval_every=0, save_every=3,
+            log_every=2, eval_max_examples=64, learning_rate=1e-3)
+TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return train_tokenizer(load_corpus()["text"][:2000], vocab_size=1000)
+
+
+@pytest.fixture(scope="module")
+def data(tok):
+    config = pt.PretrainConfig(**TINY)
+    return pt.PretrainingData(tok, config, texts=load_corpus()["text"][:400],
+                              eval_texts=held_out_texts()[:80])
+
+
+def run(tok, data, out, **kw):
+    config = pt.PretrainConfig(**{**TINY, **kw.pop("config", {})})
+    return pt.pretrain(config, out, tokenizer=tok, data=data, progress=False, **kw)
+
+
+def test_gathered_loss_equals_transformers_loss(tok, data):
+    config = pt.PretrainConfig(**TINY)
+    model = pt.build_model(config, tok).eval()
+    examples, batches = data.epoch_batches(0)
+    batch = data.collate(examples, batches[0], (0, 0, 0))
+    ours, stats = pt.PretrainingModel(model)(**batch)
+    reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                      token_type_ids=batch["token_type_ids"], labels=batch["labels"],
+                      sentence_order_label=batch["sentence_label"]).loss
+    assert torch.allclose(ours, reference, atol=1e-5)
+    assert stats["mlm_count"] == int((batch["labels"] != -100).sum())
+
+
+def test_warmup_then_linear_decay():
+    factors = [pt.warmup_linear_decay(s, 100, 10) for s in range(101)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[100] == 0.0
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
+
+
+def test_training_lowers_the_loss_and_checkpoint_round_trips(tok, data, tmp_path):
+    out = tmp_path / "ckpt"
+    result = run(tok, data, out, config=dict(max_steps=30, log_every=5), keep_state=False)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < losses[0]
+    assert result.evals and 0 <= result.evals[-1]["mlm_accuracy"] <= 1
+    files = {p.name for p in out.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "pretrain_config.json",
+            "training_log.json"} <= files
+    assert pt.STATE_FILE not in files  # keep_state=False: a small folder
+    # The same weights come back through every Auto class, with no conversion.
+    batch = tok(["a fine film [MASK] ."], return_tensors="pt")
+    reloaded = AlbertForPreTraining.from_pretrained(out).eval()
+    result.model.eval()
+    with torch.no_grad():
+        expected = result.model(**batch).prediction_logits
+        assert torch.allclose(reloaded(**batch).prediction_logits, expected, atol=1e-5)
+        mlm = AutoModelForMaskedLM.from_pretrained(out).eval()
+        assert torch.allclose(mlm(**batch).logits, expected, atol=1e-5)
+    classifier = AutoModelForSequenceClassification.from_pretrained(out, num_labels=2)
+    assert torch.equal(classifier.albert.embeddings.word_embeddings.weight,
+                       reloaded.albert.embeddings.word_embeddings.weight)
+    fill = pipeline("fill-mask", model=str(out), top_k=3)
+    predictions = fill("the film was [MASK] .")
+    assert len(predictions) == 3 and all("token_str" in p for p in predictions)
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(tok, data, tmp_path):
+    steps = dict(max_steps=8)
+    straight = run(tok, data, tmp_path / "a", config=steps)
+    first = run(tok, data, tmp_path / "b", config=steps, stop_after=3)
+    assert first.stopped_early and first.step == 3
+    assert (tmp_path / "b" / pt.STATE_FILE).exists()
+    resumed = run(tok, data, tmp_path / "b", config=steps)
+    assert resumed.step == 8 and not resumed.stopped_early
+    for (name, p), q in zip(straight.model.state_dict().items(),
+                            resumed.model.state_dict().values(), strict=True):
+        assert torch.allclose(p, q, atol=1e-6), name
+    assert [h["step"] for h in resumed.history] == [h["step"] for h in straight.history]
+
+
+def test_resume_refuses_a_different_config(tok, data, tmp_path):
+    run(tok, data, tmp_path / "c", config=dict(max_steps=4), stop_after=2)
+    with pytest.raises(ValueError, match="different config"):
+        run(tok, data, tmp_path / "c", config=dict(max_steps=5))
+
+
+def test_a_crash_mid_save_leaves_the_previous_checkpoint(tok, data, tmp_path, monkeypatch):
+    out = tmp_path / "d"
+    result = run(tok, data, out, config=dict(max_steps=2))
+    before = AlbertForPreTraining.from_pretrained(out).state_dict()
+    real_replace = os.replace
+    calls = []
+
+    def crash_on_second_rename(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:  # out -> out.old done; tmp -> out "crashes"
+            raise OSError("simulated crash")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(pt.os, "replace", crash_on_second_rename)
+    config = pt.PretrainConfig(**{**TINY, "max_steps": 2})
+    with pytest.raises(OSError, match="simulated"):
+        pt.save_checkpoint(out, result.model, tok, config)
+    monkeypatch.setattr(pt.os, "replace", real_replace)
+    assert not out.exists()
+    pt.recover_checkpoint(out)
+    after = AlbertForPreTraining.from_pretrained(out).state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert not list(tmp_path.glob(".d.tmp-*"))
+
+
+def test_cli_two_processes_with_accelerate(tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` gives two gloo processes on a CPU."""
+    out, ranks = tmp_path / "ckpt", tmp_path / "ranks"
+    env = {**os.environ, "ALBERT_REPO_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1",
+           "ALBERT_DATA_DIR": str(Path(__file__).resolve().parent.parent / "data" / "cache"),
+           "ACCELERATE_USE_CPU": "false"}
+    launcher = Path(sys.executable).with_name("accelerate")
+    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "helpers.pretrain",
+           "--out", str(out), "--max-steps", "4", "--quiet", "--rank-report", str(ranks),
+           "--threads", "1", *TINY_FLAGS]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    reports = [json.loads((ranks / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [r["world_size"] for r in reports] == [2, 2]
+    assert all(r["finished"] and r["steps"] == 4 for r in reports)
+    seen = [{tuple(b) for b in r["batches"]} for r in reports]
+    assert len(seen[0]) == len(seen[1]) == 4 and not seen[0] & seen[1]  # different shards
+    model = AutoModelForMaskedLM.from_pretrained(out)
+    assert model.config.hidden_size == TINY["hidden_size"]
+    assert '"world_size": 2' in done.stdout
+
+
+def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
+    """checkpoints/tiny-albert is a plain transformers folder, documented and reproducible."""
+    from helpers.data import WHEEL_SHA256
+    from helpers.tokenizer import check_special_ids
+
+    path = pt.SHIPPED_CHECKPOINT
+    assert (path / "model.safetensors").is_file() and not (path / "training_state.pt").exists()
+    masked_lm = AutoModelForMaskedLM.from_pretrained(path)
+    classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
+    assert torch.equal(classifier.albert.embeddings.word_embeddings.weight,
+                       masked_lm.albert.embeddings.word_embeddings.weight)
+    fill = pipeline("fill-mask", model=str(path), top_k=2)
+    assert len(fill("a [MASK] film.")) == 2
+    model, tokenizer = pt.load_pretrained(path)
+    check_special_ids(tokenizer)
+    card = (path / "README.md").read_text()
+    assert "python -m helpers.pretrain" in card and WHEEL_SHA256 in card
+    saved = pt.PretrainConfig.from_dict(json.loads((path / "pretrain_config.json").read_text()))
+    assert model.config.hidden_size == saved.hidden_size
