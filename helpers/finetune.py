@@ -1,0 +1,479 @@
+"""Fine-tuning a sentence classifier the explicit way: load, tokenize, train, evaluate, save.
+
+Everything the Trainer API would hide is written out here so a learner can read it:
+``torch.optim.AdamW`` (no decay on biases and LayerNorm), linear warm-up then linear decay,
+gradient clipping, cross-entropy on one label per sequence, per-epoch validation and "keep the
+best epoch". Used by notebook 05.
+
+Loading (:func:`load_classifier`) accepts a local folder (the shipped ``checkpoints/tiny-albert``)
+or a Hugging Face Hub id such as ``"albert/albert-base-v2"``. When a Hub id cannot be fetched
+(offline, ``HF_HUB_OFFLINE=1``, connection error) it raises :class:`HubUnavailableError`, a short
+message that says what to do. It never falls back to another model on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from helpers.data import LABEL_NAMES
+from helpers.runtime import repo_root
+
+DEFAULT_CHECKPOINT = "checkpoints/tiny-albert"  # relative to the repository root
+
+
+class HubUnavailableError(RuntimeError):
+    """A Hugging Face Hub id was requested but the Hub cannot be reached (and it is not cached).
+
+    In Jupyter the error prints as its message alone (no stack trace): the fix is the same
+    wherever it was raised.
+    """
+
+    def _render_traceback_(self) -> list[str]:  # IPython hook: show the message, not a traceback
+        return [f"{type(self).__name__}: {self}"]
+
+
+def default_model_dir() -> Path:
+    """The shipped pretrained tiny ALBERT (transformers format), found from the repository."""
+    return repo_root() / DEFAULT_CHECKPOINT
+
+
+def looks_like_path(name: str | os.PathLike) -> bool:
+    """True for things only a filesystem path can be: absolute, ``./``, ``~``, or 3+ parts.
+
+    A Hub id has the form ``name`` or ``owner/name``; anything else is meant as a folder.
+    """
+    text = str(name)
+    return (isinstance(name, os.PathLike) or text.startswith((".", "/", "~", "\\"))
+            or "\\" in text or text.count("/") > 1)
+
+
+def _offline_cause(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it wraps) means "the Hub could not be reached"."""
+    import httpx
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    network = (LocalEntryNotFoundError, OfflineModeIsEnabled, httpx.TransportError,
+               ConnectionError, TimeoutError)
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, network):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _hub_message(name: str) -> str:
+    return (
+        f"Cannot download '{name}' from the Hugging Face Hub: this machine is offline (or "
+        f"HF_HUB_OFFLINE=1 is set) and no copy is cached.\nWhat to do: connect to the internet "
+        f"and run the cell again (the download is cached for next time), or use the model "
+        f"shipped with the repository: MODEL = default_model_dir()  ({DEFAULT_CHECKPOINT})."
+    )
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hub's host answers on port 443 within ``timeout`` seconds (no HTTP request).
+
+    Checked before a download so an offline machine fails in seconds instead of sitting through
+    ``huggingface_hub``'s retries (close to a minute).
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def load_classifier(name: str | os.PathLike, num_labels: int = 2,
+                    label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True):
+    """Return ``(tokenizer, model)`` for sequence classification.
+
+    ``name`` is a local folder (used as is) or a Hub id. A Hub id is loaded from the local cache
+    if it is there, else downloaded (and cached) by ``from_pretrained``; if the Hub cannot be
+    reached, :class:`HubUnavailableError` says what to do. ``pretrained=False`` builds the *same*
+    architecture from the config with random weights (the from-scratch baseline), with the same
+    tokenizer. The classification head is new, so its weights are random either way.
+    """
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    labels = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
+              "label2id": {label: i for i, label in enumerate(label_names)}}
+
+    def load(source: str, **hub) -> tuple:
+        tokenizer = AutoTokenizer.from_pretrained(source, **hub)
+        if pretrained:
+            model = AutoModelForSequenceClassification.from_pretrained(source, **hub, **labels)
+        else:
+            config = AutoConfig.from_pretrained(source, **hub, **labels)
+            model = AutoModelForSequenceClassification.from_config(config)
+        return tokenizer, model
+
+    local = Path(str(name)).expanduser()
+    if local.is_dir():
+        return load(str(local))
+    if looks_like_path(name):
+        raise FileNotFoundError(
+            f"No model folder at {local}. The shipped model lives in {default_model_dir()}; "
+            f"if that is missing, check out the repository again (it is committed to git).")
+    name = str(name)
+    try:
+        return load(name, local_files_only=True)  # cached earlier: no network needed
+    except OSError:
+        pass
+    if not hub_reachable():
+        raise HubUnavailableError(_hub_message(name)) from None
+    try:
+        return load(name)
+    except OSError as exc:
+        if _offline_cause(exc):
+            raise HubUnavailableError(_hub_message(name)) from None
+        raise  # e.g. a misspelt id: transformers' own message names the problem
+
+
+@contextlib.contextmanager
+def simulated_offline() -> Iterator[None]:
+    """Behave as with ``HF_HUB_OFFLINE=1`` inside the block (no network call can happen).
+
+    ``huggingface_hub`` reads the variable once, at import, so setting the environment variable
+    later has no effect: this switches the value it cached, and restores it afterwards.
+    """
+    from huggingface_hub import constants
+
+    before_env, before_flag = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = before_flag
+        if before_env is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = before_env
+
+
+# ---------------------------------------------------------------------------------------------
+# Data: tokenize once with Dataset.map, pad per batch in the DataLoader
+
+
+def tokenize_splits(splits, tokenizer, max_length: int = 64):
+    """Tokenize every split with ``Dataset.map`` (unpadded, truncated to ``max_length``).
+
+    Keeps only what the model needs (``input_ids``, ``attention_mask``, ``label``); padding
+    happens per batch in :func:`make_loader`, so short snippets do not pay for long ones.
+    """
+    def encode(batch):
+        return tokenizer(batch["text"], truncation=True, max_length=max_length)
+
+    columns = ["input_ids", "attention_mask", "label"]
+    encoded = splits.map(encode, batched=True)
+    return encoded.select_columns(columns)
+
+
+class LengthGroupedBatches(torch.utils.data.Sampler):
+    """Batches of snippets of similar length, so per-batch padding wastes little compute.
+
+    Shuffled (training): each epoch draws a new permutation, cuts it into chunks of
+    ``chunk_batches`` batches, sorts each chunk by length, cuts it into batches and shuffles the
+    batch order. Batches stay random in content and order, but a batch no longer pads 20-token
+    snippets to the one 60-token snippet it happens to contain (the idea of the Trainer's
+    ``group_by_length``). Not shuffled (evaluation): all examples sorted by length; ``order``
+    lists them as served, so predictions can be put back in dataset order.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = False,
+                 seed: int = 0, chunk_batches: int = 50):
+        self.lengths = np.asarray(lengths)
+        self.batch_size, self.shuffle, self.chunk = batch_size, shuffle, batch_size * chunk_batches
+        self.rng = np.random.default_rng(seed)
+
+    def _cut(self, order: np.ndarray) -> list[list[int]]:
+        return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
+
+    def __iter__(self):
+        if not self.shuffle:
+            yield from self._cut(self.order)
+            return
+        batches = []
+        permutation = self.rng.permutation(len(self.lengths))
+        for start in range(0, len(permutation), self.chunk):
+            chunk = permutation[start:start + self.chunk]
+            batches += self._cut(chunk[np.argsort(self.lengths[chunk], kind="stable")])
+        for i in self.rng.permutation(len(batches)):
+            yield batches[i]
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.lengths) / self.batch_size)
+
+    @property
+    def order(self) -> np.ndarray:
+        return np.argsort(self.lengths, kind="stable")
+
+
+def make_loader(dataset, tokenizer, batch_size: int = 32, shuffle: bool = False,
+                seed: int = 0, group_by_length: bool = False) -> DataLoader:
+    """A ``DataLoader`` that pads each batch to its longest sequence (``DataCollatorWithPadding``).
+
+    Shuffling uses its own seeded generator, so the batch order is the same on every run.
+    ``group_by_length`` batches snippets of similar length together (:class:`LengthGroupedBatches`):
+    less padding, the same examples; :func:`predict_proba` still returns dataset order.
+    """
+    from transformers import DataCollatorWithPadding
+
+    collate = DataCollatorWithPadding(tokenizer)
+    if group_by_length:
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        batches = LengthGroupedBatches(lengths, batch_size, shuffle=shuffle, seed=seed)
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=collate)
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=collate)
+
+
+def nested_subsets(labels: Sequence[int], sizes: Sequence[int], seed: int = 0) -> dict[int, list[int]]:
+    """Row indices of class-stratified training subsets, each contained in the next larger one.
+
+    Every class keeps its share of the full set (rounded), and the 300-example subset holds the
+    100-example one: a learning curve then measures more labels, not a different draw.
+    """
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    order = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    subsets = {}
+    for size in sorted(sizes):
+        if not 0 < size <= len(labels):
+            raise ValueError(f"subset size {size} must be between 1 and {len(labels)}")
+        take = np.floor(size * counts / len(labels)).astype(int)
+        # hand the rounding remainder to the classes with the largest fractional parts
+        remainder = size * counts / len(labels) - take
+        for i in np.argsort(-remainder, kind="stable")[: size - take.sum()]:
+            take[i] += 1
+        picked = np.concatenate([order[c][:k] for c, k in zip(classes, take, strict=True)])
+        subsets[size] = sorted(int(i) for i in picked)
+    return subsets
+
+
+# ---------------------------------------------------------------------------------------------
+# Training
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
+    """AdamW as in the official ALBERT code: no weight decay on biases and LayerNorm weights."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-6)
+
+
+def linear_warmup_decay(optimizer, warmup_steps: int, total_steps: int):
+    """Learning rate rises linearly from 0 over ``warmup_steps``, then falls linearly to 0.
+
+    The same shape as ``transformers.get_linear_schedule_with_warmup``, written out.
+    """
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / max(1, warmup_steps)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+    return {key: value.to(device) for key, value in batch.items()}
+
+
+@torch.no_grad()
+def predict_proba(model: torch.nn.Module, loader: DataLoader, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (N x C) and true labels (N) for every example of ``loader``."""
+    model.eval()  # explicit: never rely on a mode left over from an earlier call
+    probs, labels = [], []
+    for batch in loader:
+        batch = _to_device(batch, device)
+        y = batch.pop("labels")
+        logits = model(**batch).logits
+        probs.append(torch.softmax(logits.float(), dim=-1).cpu())
+        labels.append(y.cpu())
+    probs, labels = torch.cat(probs).numpy(), torch.cat(labels).numpy()
+    sampler = loader.batch_sampler
+    if isinstance(sampler, LengthGroupedBatches) and not sampler.shuffle:
+        restored = np.empty_like(sampler.order)
+        restored[sampler.order] = np.arange(len(sampler.order))  # served position of each row
+        probs, labels = probs[restored], labels[restored]
+    return probs, labels
+
+
+def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float((np.asarray(probs).argmax(-1) == np.asarray(labels)).mean())
+
+
+def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Sequence[int],
+                            label_names: Sequence[str] = LABEL_NAMES, k: int = 5):
+    """The ``k`` wrong predictions the model was surest of, as a table (most confident first)."""
+    import pandas as pd
+
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    predicted = probs.argmax(-1)
+    frame = pd.DataFrame({"text": list(texts), "true": [label_names[i] for i in labels],
+                          "predicted": [label_names[i] for i in predicted],
+                          "confidence": probs.max(-1).round(3)})
+    wrong = frame[predicted != labels]
+    return wrong.sort_values("confidence", ascending=False, kind="stable").head(k)
+
+
+def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
+                     val_loader: DataLoader | None = None, *,
+                     epochs: int = 3, lr: float = 1e-4, warmup_ratio: float = 0.1,
+                     weight_decay: float = 0.01, max_grad_norm: float = 1.0, device="cpu",
+                     progress: bool = True, desc: str = "train") -> list[dict]:
+    """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation accuracy.
+
+    Returns one record per epoch: ``epoch``, ``train_loss`` (mean over the epoch), ``val_accuracy``,
+    ``lr`` (at the end of the epoch) and ``steps``. On return the model holds the weights of the
+    best epoch (earliest one on ties), in eval mode. Without ``val_loader`` nothing is validated
+    (``val_accuracy`` is None) and the last epoch is kept: a fixed recipe, cheaper to run many times.
+    """
+    from tqdm.auto import tqdm
+
+    model.to(device)
+    optimizer = make_optimizer(model, lr, weight_decay)
+    total_steps = epochs * len(train_loader)
+    scheduler = linear_warmup_decay(optimizer, round(warmup_ratio * total_steps), total_steps)
+    history, best_acc, best_state, step = [], -math.inf, None, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        total_loss, seen = 0.0, 0
+        bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", disable=not progress,
+                   leave=False)
+        for batch in bar:
+            batch = _to_device(batch, device)
+            labels = batch.pop("labels")
+            logits = model(**batch).logits  # (batch, num_labels): one score per class
+            loss = F.cross_entropy(logits, labels)  # -mean log softmax(logits)[true label]
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            total_loss += loss.item() * len(labels)
+            seen += len(labels)
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+        val_acc = None if val_loader is None else accuracy(*predict_proba(model, val_loader, device))
+        history.append({"epoch": epoch, "train_loss": total_loss / seen, "val_accuracy": val_acc,
+                        "lr": scheduler.get_last_lr()[0], "steps": step})
+        if val_acc is not None and val_acc > best_acc:
+            best_acc = val_acc
+            best_state = copy.deepcopy(model.state_dict())  # keep the best epoch's weights
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def best_epoch(history: Sequence[Mapping]) -> Mapping:
+    """The record of the epoch :func:`train_classifier` kept (best validation, earliest on ties)."""
+    return max(history, key=lambda record: (record["val_accuracy"], -record["epoch"]))
+
+
+def epochs_for(num_examples: int, batch_size: int, min_steps: int, max_epochs: int,
+               min_epochs: int = 1) -> int:
+    """Enough epochs for at least ``min_steps`` optimizer steps, capped at ``max_epochs``.
+
+    With 100 labels one epoch is 4 steps, far too few to move the weights; with 10,000 it is
+    300. Giving small subsets more epochs keeps a learning curve from measuring step count.
+    """
+    steps_per_epoch = math.ceil(num_examples / batch_size)
+    return int(min(max_epochs, max(min_epochs, math.ceil(min_steps / steps_per_epoch))))
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving: atomic writes, so an interrupted run never leaves half a file behind
+
+
+def write_json(path: str | os.PathLike, data: Mapping) -> Path:
+    """Write ``data`` as indented JSON via a temporary file and ``os.replace`` (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def sentiment_metrics(test_accuracy: Mapping[str, float],
+                      label_efficiency: Mapping[str, Mapping[int, float]] | None = None,
+                      **extra) -> dict:
+    """The metrics record notebook 05 writes: plain model names, test accuracies, curve points.
+
+    ``test_accuracy`` maps model name (``majority``, ``tfidf_lr``, ``scratch``, ``pretrained``)
+    to accuracy; ``label_efficiency`` maps model name to ``{number of labels: accuracy}``.
+    """
+    record = {"models": {name: {"test_accuracy": round(float(acc), 4)}
+                         for name, acc in test_accuracy.items()}}
+    if label_efficiency is not None:
+        record["label_efficiency"] = {
+            name: [{"labels": int(n), "test_accuracy": round(float(acc), 4)}
+                   for n, acc in sorted(points.items())]
+            for name, points in label_efficiency.items()}
+    record.update(extra)
+    return record
+
+
+def save_classifier(model, tokenizer, path: str | os.PathLike) -> Path:
+    """``save_pretrained`` model and tokenizer into ``path``, replacing any earlier save whole.
+
+    Written to a temporary sibling folder first and swapped in at the end, so a crash mid-save
+    leaves the previous model intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

@@ -1,0 +1,29 @@
+"""helpers.baselines: the majority class and the TF-IDF + logistic-regression pipeline."""
+
+from helpers import baselines
+
+TEXTS = ["a great fun movie", "great acting", "fun and moving", "a bad boring film",
+         "awful plot", "boring and bad", "great fun", "bad film"]
+LABELS = [1, 1, 1, 0, 0, 0, 1, 0]
+
+
+def test_majority_predicts_the_most_frequent_training_label():
+    model = baselines.majority_baseline().fit(TEXTS, [1, 1, 1, 0, 0, 1, 1, 0])
+    assert list(model.predict(["anything", "at all"])) == [1, 1]
+    assert model.score(TEXTS, LABELS) == 0.5
+
+
+def test_tfidf_lr_is_a_text_pipeline_that_learns_word_cues():
+    pipe = baselines.tfidf_lr()
+    assert [name for name, _ in pipe.steps] == ["tfidf", "lr"]
+    pipe.fit(TEXTS, LABELS)
+    assert pipe.score(TEXTS, LABELS) == 1.0
+    assert list(pipe.predict(["a great film", "a boring film"])) == [1, 0]
+    bigrams = [f for f in pipe.named_steps["tfidf"].get_feature_names_out() if " " in f]
+    assert "great fun" in bigrams  # word bigrams by default
+
+
+def test_tfidf_lr_is_deterministic():
+    first = baselines.tfidf_lr().fit(TEXTS, LABELS).predict_proba(["fun but awful"])
+    second = baselines.tfidf_lr().fit(TEXTS, LABELS).predict_proba(["fun but awful"])
+    assert (first == second).all()

@@ -1,0 +1,62 @@
+"""helpers.plots: each helper draws what it says and returns its Axes (Agg backend, no display)."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers import plots  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_confusion_matrix_counts_and_row_shares():
+    ax = plots.plot_confusion_matrix([0, 0, 1, 1, 1], [0, 1, 1, 1, 0], ["negative", "positive"],
+                                     title="test")
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["1\n(50%)", "1\n(50%)", "1\n(33%)", "2\n(67%)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["negative", "positive"]
+    assert ax.get_title() == "test"
+
+
+def test_plot_curves_draws_lines_and_reference_levels():
+    _, ax = plt.subplots()
+    out = plots.plot_curves({"a": ([1, 2, 3], [0.1, 0.2, 0.3]), "b": ([1, 2], [0.3, 0.1])},
+                            "x", "y", ax=ax, logx=True, hlines={"baseline": 0.2})
+    assert out is ax
+    assert len(ax.get_lines()) == 3  # two series + one reference line
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+
+
+def test_label_efficiency_ticks_at_the_label_counts():
+    points = {"pretrained": {100: 0.6, 1000: 0.7, 10197: 0.78}, "scratch": {100: 0.5, 1000: 0.55}}
+    ax = plots.plot_label_efficiency(points, hlines={"majority": 0.52})
+    assert list(ax.get_xticks()) == [100, 1000, 10197]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["100", "1,000", "10,197"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.6, 0.7, 0.78])
+
+
+def test_histories_one_panel_per_key():
+    history = [{"epoch": 1, "train_loss": 0.7, "val_accuracy": 0.6},
+               {"epoch": 2, "train_loss": 0.5, "val_accuracy": 0.7}]
+    axes = plots.plot_histories({"run": history})
+    assert len(axes) == 2
+    assert axes[0].get_ylabel() == "train loss" and axes[1].get_ylabel() == "val accuracy"
+    np.testing.assert_allclose(axes[1].get_lines()[0].get_ydata(), [0.6, 0.7])
+
+
+def test_confidence_histogram_splits_right_and_wrong():
+    confidence = [0.55, 0.6, 0.9, 0.95, 0.99]
+    correct = [False, True, True, True, False]
+    ax = plots.plot_confidence_histogram(confidence, correct, bins=5)
+    heights = [p.get_height() for p in ax.patches]
+    assert sum(heights) == len(confidence)  # stacked bars: every example counted once
+    assert ax.get_xlim()[0] >= 0.5 - 0.05  # argmax confidence of 2 classes starts at 0.5
