@@ -370,7 +370,7 @@ def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
         model.train()
         total_loss, seen = 0.0, 0
         bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False)
+                   leave=False, mininterval=1.0)
         for batch in bar:
             batch = _to_device(batch, device)
             labels = batch.pop("labels")
@@ -384,7 +384,7 @@ def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
             step += 1
             total_loss += loss.item() * len(labels)
             seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)  # shown at the next timed refresh
         val_acc = None if val_loader is None else accuracy(*predict_proba(model, val_loader, device))
         history.append({"epoch": epoch, "train_loss": total_loss / seen, "val_accuracy": val_acc,
                         "lr": scheduler.get_last_lr()[0], "steps": step})
