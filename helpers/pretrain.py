@@ -137,7 +137,10 @@ class PretrainingModel(nn.Module):
         # Gather first: (n_masked, H) instead of (batch, time, H) into the H -> E -> V head.
         logits = self.model.predictions(out.last_hidden_state[masked])
         targets = labels[masked]
-        mlm_loss = F.cross_entropy(logits, targets)
+        if targets.numel():
+            mlm_loss = F.cross_entropy(logits, targets)
+        else:  # no masked token in the whole batch (rare: tiny sequences of long words)
+            mlm_loss = out.last_hidden_state.sum() * 0.0  # zero, but keeps the graph connected
         stats = {"mlm_loss": mlm_loss.detach(),
                  "mlm_correct": (logits.argmax(-1) == targets).sum(),
                  "mlm_count": targets.numel()}

@@ -54,6 +54,17 @@ def test_gathered_loss_equals_transformers_loss(tok, data):
     assert stats["mlm_count"] == int((batch["labels"] != -100).sum())
 
 
+def test_a_batch_without_masked_tokens_gives_a_finite_loss(tok, data):
+    config = pt.PretrainConfig(**TINY)
+    model = pt.build_model(config, tok)
+    examples, batches = data.epoch_batches(0)
+    batch = data.collate(examples, batches[0], (0, 0, 0))
+    batch["labels"].fill_(-100)
+    loss, stats = pt.PretrainingModel(model)(**batch)
+    loss.backward()  # the graph still reaches the parameters
+    assert torch.isfinite(loss) and stats["mlm_count"] == 0
+
+
 def test_warmup_then_linear_decay():
     factors = [pt.warmup_linear_decay(s, 100, 10) for s in range(101)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
