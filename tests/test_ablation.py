@@ -117,7 +117,7 @@ def test_training_lowers_heldout_loss_and_is_reproducible(data):
                          seq_len=BUDGET.seq_len)
     variants = {"a": Variant(config, sharing="all-shared"), "b": Variant(config, sharing="all-shared"),
                 "c": Variant(config, sharing="not-shared")}
-    results = run_variants(variants, data, BUDGET, verbose=False)
+    results = run_variants(variants, data, BUDGET, verbose=False, workers=1)
     a, b, c = results["a"], results["b"], results["c"]
     assert a.eval_steps == [0, 10, 20]
     assert a.final_loss < a.heldout_losses[0] - 0.3  # it learns (mostly token frequencies here)
@@ -144,6 +144,21 @@ def test_training_lowers_heldout_loss_and_is_reproducible(data):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_side_by_side_processes_compute_exactly_what_one_process_does(data):
+    config = tiny_config(data.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                         seq_len=BUDGET.seq_len)
+    variants = {"shared": Variant(config, sharing="all-shared"), "not": Variant(config, sharing="not-shared")}
+    here = run_variants(variants, data, BUDGET, verbose=False, workers=1)
+    spawned = run_variants(variants, data, BUDGET, verbose=False, workers=2)
+    assert list(spawned) == list(variants)  # the caller's order, whichever finishes first
+    for name in variants:
+        assert spawned[name].heldout_losses == here[name].heldout_losses
+        assert spawned[name].train_losses == here[name].train_losses
+        for (key, ours), theirs in zip(here[name].model.state_dict().items(),
+                                       spawned[name].model.state_dict().values(), strict=True):
+            assert torch.equal(ours, theirs), key
 
 
 def test_paired_difference_needs_the_same_heldout_set(data, tokenizer):
