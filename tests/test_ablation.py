@@ -103,13 +103,7 @@ def test_unigram_reference_is_better_than_uniform(data):
     assert torch.isclose(log_probs.exp().sum(), torch.tensor(1.0, dtype=torch.float64))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: one thread is faster, and immune to a busy machine's thread contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 def test_training_lowers_heldout_loss_and_is_reproducible(data):
