@@ -51,6 +51,7 @@ from helpers.pretraining_data import (
     length_grouped_batches,
     shard,
     tokenize_documents,
+    top_up,
 )
 from helpers.runtime import repo_root
 
@@ -463,8 +464,16 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
         # Derive (epoch, position) from the global step, so a resumed run continues exactly.
         if steps_per_epoch is None:
             steps_per_epoch = len(data.epoch_batches(0, rank, world)[1])
+            if not steps_per_epoch:
+                raise ValueError(
+                    f"The corpus gives no batch of {config.batch_size} pairs for each of {world} "
+                    f"process(es): use a smaller --batch-size or fewer processes.")
         epoch, position = divmod(state["step"], steps_per_epoch)
         examples, batches = data.epoch_batches(epoch, rank, world)
+        # An epoch may hold a batch more or fewer than epoch 0. A longer one runs in full (the
+        # next starts that much later); a shorter one is topped up, else the step would never
+        # reach the end of its epoch and the loop would spin forever.
+        batches = top_up(batches, steps_per_epoch)
         for indices in batches[position:]:
             step = state["step"]
             batch = data.collate(examples, indices, (config.seed, epoch, step, rank))

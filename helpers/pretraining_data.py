@@ -185,6 +185,17 @@ def length_grouped_batches(lengths, batch_size: int, seed: int = 0,
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
+def top_up(batches: list, count: int) -> list:
+    """``batches`` repeated from its start until there are at least ``count`` (a short epoch made full).
+
+    The number of pairs, and so of full batches, varies a little from epoch to epoch (random cut
+    points). Repeating a few batches keeps every epoch at least as long as the first one.
+    """
+    if not batches:
+        raise ValueError("no batches to repeat")
+    return batches + [batches[i % len(batches)] for i in range(count - len(batches))]
+
+
 def shard(batches: list, rank: int, world_size: int) -> list:
     """This process's share of ``batches``: every world_size-th one, equal counts on all ranks."""
     usable = len(batches) - len(batches) % world_size

@@ -113,6 +113,26 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tok, data, tmp_p
     assert [h["step"] for h in resumed.history] == [h["step"] for h in straight.history]
 
 
+def test_an_epoch_shorter_than_the_first_does_not_stall_training(tok, data, monkeypatch):
+    # Epoch sizes vary by a batch or so (random cut points). Steps are mapped to (epoch,
+    # position) with epoch 0's size; a shorter later epoch once left the loop spinning forever.
+    original = type(data).epoch_batches
+    calls = []
+
+    def shorter_second_epoch(self, epoch, rank=0, world_size=1):
+        calls.append(epoch)
+        if len(calls) > 10:
+            raise RuntimeError("the training loop keeps rebuilding epochs without stepping")
+        examples, batches = original(self, epoch, rank, world_size)
+        return examples, batches[:-2] if epoch == 1 else batches
+
+    monkeypatch.setattr(type(data), "epoch_batches", shorter_second_epoch)
+    steps_per_epoch = len(original(data, 0)[1])
+    result = run(tok, data, None, config=dict(max_steps=2 * steps_per_epoch + 1))
+    assert result.step == 2 * steps_per_epoch + 1
+    assert [epoch for epoch, _ in result.seen_batches].count(1) == steps_per_epoch
+
+
 def test_resume_refuses_a_different_config(tok, data, tmp_path):
     run(tok, data, tmp_path / "c", config=dict(max_steps=4), stop_after=2)
     with pytest.raises(ValueError, match="different config"):

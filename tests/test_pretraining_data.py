@@ -12,6 +12,7 @@ from helpers.pretraining_data import (
     length_grouped_batches,
     shard,
     tokenize_documents,
+    top_up,
 )
 from helpers.tokenizer import train_tokenizer
 
@@ -129,6 +130,14 @@ def test_shards_are_disjoint_and_equal():
     parts = [shard(batches, r, 2) for r in range(2)]
     assert len(parts[0]) == len(parts[1]) == 5
     assert not {b[0] for b in parts[0]} & {b[0] for b in parts[1]}
+
+
+def test_top_up_repeats_the_first_batches_of_a_short_epoch():
+    batches = [[0, 1], [2, 3], [4, 5]]
+    assert top_up(batches, 5) == batches + [[0, 1], [2, 3]]
+    assert top_up(batches, 2) == batches  # never cuts a longer epoch
+    with pytest.raises(ValueError):
+        top_up([], 1)
 
 
 def test_held_out_text_is_never_trained_on_nor_test():
