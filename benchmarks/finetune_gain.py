@@ -68,19 +68,19 @@ def main(argv=None) -> dict:
                 rows.append(row)
                 print(json.dumps(row), flush=True)
 
-    def runs(kind, lr):
-        return sorted((r for r in rows if r["kind"] == kind and r["lr"] == lr), key=lambda r: r["seed"])
+    def runs(kind, lr):  # in seed order, as trained
+        return [r for r in rows if r["kind"] == kind and r["lr"] == lr]
 
     best_lr = {kind: max(args.lr, key=lambda lr: statistics.mean(r["validation"] for r in runs(kind, lr)))
                for kind in KINDS}
-    test = {kind: [r["test"] for r in runs(kind, best_lr[kind])] for kind in KINDS}
-    gains = [p - s for p, s in zip(test["pretrained"], test["scratch"], strict=True)]
+    best_test = {kind: [r["test"] for r in runs(kind, best_lr[kind])] for kind in KINDS}
+    gains = [p - s for p, s in zip(best_test["pretrained"], best_test["scratch"], strict=True)]
     gain = statistics.mean(gains)
     spread = (f" +- {100 * statistics.stdev(gains) / len(gains) ** 0.5:.1f} (SE over {len(gains)} seeds)"
               if len(gains) > 1 else "")
     print(f"best by validation: pretrained lr {best_lr['pretrained']:g} test "
-          f"{statistics.mean(test['pretrained']):.4f}, scratch lr {best_lr['scratch']:g} test "
-          f"{statistics.mean(test['scratch']):.4f}; gain {100 * gain:+.1f} points{spread}")
+          f"{statistics.mean(best_test['pretrained']):.4f}, scratch lr {best_lr['scratch']:g} test "
+          f"{statistics.mean(best_test['scratch']):.4f}; gain {100 * gain:+.1f} points{spread}")
     return {"rows": rows, "gain": gain, "gains": gains}
 
 
