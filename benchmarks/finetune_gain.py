@@ -32,6 +32,7 @@ def main(argv=None) -> dict:
     from helpers.data import load_sentiment
     from helpers.finetune import (
         accuracy,
+        best_epoch,
         default_model_dir,
         load_classifier,
         make_loader,
@@ -62,7 +63,7 @@ def main(argv=None) -> dict:
                 start = time.perf_counter()
                 history = train_classifier(model, train, val, epochs=args.epochs, lr=lr, progress=False)
                 row = {"model": args.model, "kind": kind, "lr": lr, "seed": seed, "epochs": args.epochs,
-                       "validation": round(max(h["val_accuracy"] for h in history), 4),
+                       "validation": round(best_epoch(history)["val_accuracy"], 4),
                        "test": round(accuracy(*predict_proba(model, test)), 4),
                        "seconds": round(time.perf_counter() - start)}
                 rows.append(row)
