@@ -99,8 +99,9 @@ def test_training_lowers_the_loss_and_checkpoint_round_trips(tok, data, tmp_path
     assert len(predictions) == 3 and all("token_str" in p for p in predictions)
 
 
-def test_resume_after_interruption_matches_an_uninterrupted_run(tok, data, tmp_path):
-    steps = dict(max_steps=8)
+@pytest.mark.parametrize("dropout", [0.0, 0.1])  # dropout draws random masks every step
+def test_resume_after_interruption_matches_an_uninterrupted_run(tok, data, tmp_path, dropout):
+    steps = dict(max_steps=8, dropout=dropout)
     straight = run(tok, data, tmp_path / "a", config=steps)
     first = run(tok, data, tmp_path / "b", config=steps, stop_after=3)
     assert first.stopped_early and first.step == 3
@@ -137,6 +138,22 @@ def test_resume_refuses_a_different_config(tok, data, tmp_path):
     run(tok, data, tmp_path / "c", config=dict(max_steps=4), stop_after=2)
     with pytest.raises(ValueError, match="different config"):
         run(tok, data, tmp_path / "c", config=dict(max_steps=5))
+
+
+def test_dropout_reaches_the_model_and_the_command_line(tok):
+    _, config = pt.parse_args(["--out", "x", "--dropout", "0.1"])
+    albert = config.albert_config(tok)
+    assert albert.hidden_dropout_prob == albert.attention_probs_dropout_prob == 0.1
+    assert pt.PretrainConfig().albert_config(tok).hidden_dropout_prob == 0.0  # ALBERT v2
+
+
+def test_a_run_saved_before_a_config_field_existed_still_resumes(tok, data, tmp_path):
+    out = tmp_path / "old"
+    run(tok, data, out, config=dict(max_steps=4), stop_after=2)
+    state = torch.load(out / pt.STATE_FILE, weights_only=False)
+    del state["config"]["dropout"]  # as written before the field was added
+    torch.save(state, out / pt.STATE_FILE)
+    assert run(tok, data, out, config=dict(max_steps=4)).step == 4
 
 
 def test_a_crash_mid_save_leaves_the_previous_checkpoint(tok, data, tmp_path, monkeypatch):
