@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from transformers import (
+    AlbertConfig,
     AlbertForPreTraining,
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
@@ -145,6 +146,15 @@ def test_dropout_reaches_the_model_and_the_command_line(tok):
     albert = config.albert_config(tok)
     assert albert.hidden_dropout_prob == albert.attention_probs_dropout_prob == 0.1
     assert pt.PretrainConfig().albert_config(tok).hidden_dropout_prob == 0.0  # ALBERT v2
+
+
+def test_pretraining_dropout_stays_out_of_the_checkpoint_used_for_fine_tuning(tok, data, tmp_path):
+    out = tmp_path / "dropout"
+    run(tok, data, out, config=dict(max_steps=2, dropout=0.1))
+    for_use = AlbertConfig.from_pretrained(out)
+    assert for_use.hidden_dropout_prob == for_use.attention_probs_dropout_prob == 0.0
+    recorded = json.loads((out / pt.CONFIG_FILE).read_text())
+    assert recorded["dropout"] == 0.1  # the recipe is still on record (and used on resume)
 
 
 def test_a_run_saved_before_a_config_field_existed_still_resumes(tok, data, tmp_path):
