@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -234,3 +235,7 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
     assert "python -m helpers.pretrain" in card and WHEEL_SHA256 in card
     saved = pt.PretrainConfig.from_dict(json.loads((path / "pretrain_config.json").read_text()))
     assert model.config.hidden_size == saved.hidden_size
+    command = next(line for line in card.splitlines() if line.startswith("python -m helpers.pretrain"))
+    _, from_command = pt.parse_args(shlex.split(command)[3:])
+    assert from_command == saved, "the card's command must give the recorded configuration"
+    assert model.config.hidden_dropout_prob == 0.0  # fine-tuning starts without dropout
