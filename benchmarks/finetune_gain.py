@@ -2,8 +2,9 @@
 
 For each learning rate and seed, fine-tunes the checkpoint and a randomly initialised copy of its
 architecture on the sentiment training split with notebook 05's recipe (AdamW, 10% warm-up then
-linear decay, batch 32, max length 64, length-grouped batches, best validation epoch kept), then
-scores both once on the test split. The seed sets the random weights (head, and the whole model
+linear decay, batch 32, max length 64, length-grouped batches, best validation epoch kept, the
+encoder dropout of the checkpoint's config.json unless --dropout is given), then scores both
+once on the test split. The seed sets the random weights (head, and the whole model
 for the from-scratch copy) and the batch order; both models of a seed see the same batches.
 One JSON line per run; the gain last: mean over seeds of (pretrained - scratch) test accuracy at
 the learning rate with the best mean validation accuracy per model, with its standard error
@@ -12,6 +13,7 @@ across seeds when there are several.
     python benchmarks/finetune_gain.py                               # the shipped checkpoint
     python benchmarks/finetune_gain.py --seeds 0 1 2                 # how much is seed noise?
     python benchmarks/finetune_gain.py --model runs/my-run --lr 3e-4 1e-3 --epochs 3
+    python benchmarks/finetune_gain.py --dropout 0    # fine-tune both without encoder dropout
 
 Pick a learning rate by the *validation* column; the test column is for the report.
 """
@@ -46,6 +48,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--lr", type=float, nargs="+", default=[3e-4])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="encoder dropout for both models (default: the checkpoint's config.json)")
     args = parser.parse_args(argv)
 
     tokenizer, _ = load_classifier(args.model)
@@ -59,10 +63,12 @@ def main(argv=None) -> dict:
                 train = make_loader(encoded["train"], tokenizer, 32, shuffle=True, seed=seed,
                                     group_by_length=True)
                 set_seed(seed)
-                _, model = load_classifier(args.model, pretrained=kind == "pretrained")
+                _, model = load_classifier(args.model, pretrained=kind == "pretrained",
+                                           dropout=args.dropout)
                 start = time.perf_counter()
                 history = train_classifier(model, train, val, epochs=args.epochs, lr=lr, progress=False)
                 row = {"model": args.model, "kind": kind, "lr": lr, "seed": seed, "epochs": args.epochs,
+                       "dropout": model.config.hidden_dropout_prob,
                        "validation": round(best_epoch(history)["val_accuracy"], 4),
                        "test": round(accuracy(*predict_proba(model, test)), 4),
                        "seconds": round(time.perf_counter() - start)}

@@ -107,7 +107,8 @@ def hub_reachable(timeout: float = 3.0) -> bool:
 
 
 def load_classifier(name: str | os.PathLike, num_labels: int = 2,
-                    label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True):
+                    label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True,
+                    dropout: float | None = None):
     """Return ``(tokenizer, model)`` for sequence classification.
 
     ``name`` is a local folder (used as is) or a Hub id. A Hub id is loaded from the local cache
@@ -115,11 +116,17 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
     reached, :class:`HubUnavailableError` says what to do. ``pretrained=False`` builds the *same*
     architecture from the config with random weights (the from-scratch baseline), with the same
     tokenizer. The classification head is new, so its weights are random either way.
+    ``dropout`` sets the encoder's hidden and attention dropout for fine-tuning; ``None`` keeps
+    the checkpoint's (0.1 for the shipped model, 0 for ``albert/albert-base-v2``).
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
     labels = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
               "label2id": {label: i for i, label in enumerate(label_names)}}
+    if dropout is not None:
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        labels |= {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
 
     def load(source: str, **hub) -> tuple:
         tokenizer = AutoTokenizer.from_pretrained(source, **hub)

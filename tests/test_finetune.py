@@ -102,6 +102,18 @@ def test_scratch_model_has_same_architecture_but_fresh_weights(tiny_dir, no_netw
     assert not torch.equal(scratch.albert.state_dict()[name], pretrained.albert.state_dict()[name])
 
 
+def test_dropout_is_the_checkpoints_unless_set_for_both_models(tiny_dir, no_network):
+    for pretrained in (True, False):
+        _, kept = finetune.load_classifier(tiny_dir, pretrained=pretrained)
+        assert kept.config.hidden_dropout_prob == 0.0  # as saved in the fixture's config.json
+        _, model = finetune.load_classifier(tiny_dir, pretrained=pretrained, dropout=0.1)
+        assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == 0.1
+        assert model.albert.encoder.albert_layer_groups[0].albert_layers[0].dropout.p == 0.1
+        assert model.config.id2label == {0: "negative", 1: "positive"}
+    with pytest.raises(ValueError, match="dropout"):
+        finetune.load_classifier(tiny_dir, dropout=1.5)
+
+
 def test_missing_local_folder_says_where_the_model_lives(tmp_path, no_network):
     with pytest.raises(FileNotFoundError, match="shipped model"):
         finetune.load_classifier(tmp_path / "nope")
