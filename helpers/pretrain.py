@@ -75,9 +75,9 @@ class PretrainConfig:
     intermediate_size: int = 1024
     num_hidden_groups: int = 1
     max_length: int = 128  # also the number of position embeddings
-    # hidden + attention dropout while pretraining: 0 as ALBERT v2 (plenty of data); BERT's 0.1
-    # regularises long runs over a small corpus (about 10% more CPU time per step). The saved
-    # config.json keeps 0 either way: fine-tuning starts without dropout (see save_checkpoint).
+    # hidden + attention dropout: 0 as ALBERT v2 (plenty of data); BERT's 0.1 regularises long
+    # runs over a small corpus (about 10% more CPU time per step). config.json records it, so
+    # fine-tuning from the checkpoint uses it too, as with BERT and the ALBERT v1 configs.
     dropout: float = 0.0
     # objective and data
     task: str = "sop"  # "sop", "nsp" or "none" (MLM only)
@@ -306,13 +306,6 @@ def save_checkpoint(out_dir: Path, model, tokenizer, config: PretrainConfig,
     if tmp.exists():
         shutil.rmtree(tmp)
     model.save_pretrained(tmp)
-    if config.dropout:
-        # config.json is the model for *use*: fine-tuning starts without dropout, as the released
-        # ALBERT v2 configs (and as the model card's fine-tuning check measured). The dropout that
-        # regularised pretraining is in pretrain_config.json; resume rebuilds it from there.
-        for_use = copy.deepcopy(model.config)
-        for_use.hidden_dropout_prob = for_use.attention_probs_dropout_prob = 0.0
-        for_use.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     (tmp / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n")
     for name, text in (extra_files or {}).items():
@@ -432,7 +425,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
                     f"--no-resume to start over. Saved: {saved['config']}")
             from transformers import AlbertForPreTraining
 
-            # the run's own config: config.json has dropout 0 for fine-tuning (save_checkpoint)
+            # the run's own config (checkpoints saved by older versions had dropout 0 in config.json)
             model = AlbertForPreTraining.from_pretrained(
                 out_dir, config=config.albert_config(tokenizer))
             optimizer = make_optimizer(model, config)
@@ -617,7 +610,7 @@ tags: [albert, fill-mask, teaching]
 A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E={config.embedding_size},
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
 {config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {config.vocab_size}
-SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{' while pretraining, 0 in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
+SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{' (also in `config.json`, so fine-tuning uses it)' if config.dropout else ''}), pretrained with MLM
 (n-gram whole-word masking, 15%) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
 model, not a general-purpose one.

@@ -149,13 +149,24 @@ def test_dropout_reaches_the_model_and_the_command_line(tok):
     assert pt.PretrainConfig().albert_config(tok).hidden_dropout_prob == 0.0  # ALBERT v2
 
 
-def test_pretraining_dropout_stays_out_of_the_checkpoint_used_for_fine_tuning(tok, data, tmp_path):
+def test_pretraining_dropout_is_kept_for_fine_tuning(tok, data, tmp_path):
     out = tmp_path / "dropout"
     run(tok, data, out, config=dict(max_steps=2, dropout=0.1))
-    for_use = AlbertConfig.from_pretrained(out)
-    assert for_use.hidden_dropout_prob == for_use.attention_probs_dropout_prob == 0.0
+    for_use = AlbertConfig.from_pretrained(out)  # what from_pretrained gives a fine-tuning run
+    assert for_use.hidden_dropout_prob == for_use.attention_probs_dropout_prob == 0.1
     recorded = json.loads((out / pt.CONFIG_FILE).read_text())
-    assert recorded["dropout"] == 0.1  # the recipe is still on record (and used on resume)
+    assert recorded["dropout"] == 0.1
+
+
+def test_a_checkpoint_saved_with_dropout_0_in_config_json_resumes_with_its_dropout(tok, data, tmp_path):
+    """Older versions wrote dropout 0 to config.json; resume takes the run's own from its state."""
+    out = tmp_path / "old-dropout"
+    run(tok, data, out, config=dict(max_steps=4, dropout=0.1), stop_after=2)
+    saved = AlbertConfig.from_pretrained(out)
+    saved.hidden_dropout_prob = saved.attention_probs_dropout_prob = 0.0
+    saved.save_pretrained(out)
+    result = run(tok, data, out, config=dict(max_steps=4, dropout=0.1))
+    assert result.step == 4 and result.model.config.hidden_dropout_prob == 0.1
 
 
 def test_a_run_saved_before_a_config_field_existed_still_resumes(tok, data, tmp_path):
@@ -238,4 +249,5 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
     command = next(line for line in card.splitlines() if line.startswith("python -m helpers.pretrain"))
     _, from_command = pt.parse_args(shlex.split(command)[3:])
     assert from_command == saved, "the card's command must give the recorded configuration"
-    assert model.config.hidden_dropout_prob == 0.0  # fine-tuning starts without dropout
+    # config.json carries the pretraining dropout, so fine-tuning uses it (the card's measured recipe)
+    assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == saved.dropout
