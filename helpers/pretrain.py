@@ -610,7 +610,7 @@ tags: [albert, fill-mask, teaching]
 A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E={config.embedding_size},
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
 {config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {config.vocab_size}
-SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{' (also in `config.json`, so fine-tuning uses it)' if config.dropout else ''}), pretrained with MLM
+SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
 (n-gram whole-word masking, 15%) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
 model, not a general-purpose one.
