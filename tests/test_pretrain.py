@@ -251,3 +251,7 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
     assert from_command == saved, "the card's command must give the recorded configuration"
     # config.json carries the pretraining dropout, so fine-tuning uses it (the card's measured recipe)
     assert model.config.hidden_dropout_prob == model.config.attention_probs_dropout_prob == saved.dropout
+    # The card's description is what --model-card writes for this configuration (no drift by hand)
+    regenerated = pt.model_card(saved, pt.PretrainResult(model=model, tokenizer=tokenizer), command,
+                                metrics={}, hardware="")
+    assert card.split("## Reproduce")[0] == regenerated.split("## Reproduce")[0]
