@@ -121,19 +121,19 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    labels = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
-              "label2id": {label: i for i, label in enumerate(label_names)}}
+    config_overrides = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
+                        "label2id": {label: i for i, label in enumerate(label_names)}}
     if dropout is not None:
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        labels |= {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+        config_overrides |= {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
 
     def load(source: str, **hub) -> tuple:
         tokenizer = AutoTokenizer.from_pretrained(source, **hub)
         if pretrained:
-            model = AutoModelForSequenceClassification.from_pretrained(source, **hub, **labels)
+            model = AutoModelForSequenceClassification.from_pretrained(source, **hub, **config_overrides)
         else:
-            config = AutoConfig.from_pretrained(source, **hub, **labels)
+            config = AutoConfig.from_pretrained(source, **hub, **config_overrides)
             model = AutoModelForSequenceClassification.from_config(config)
         return tokenizer, model
 
