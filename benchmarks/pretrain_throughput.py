@@ -7,7 +7,7 @@ machine hits both equally:
 * **standard**: ``AlbertForPreTraining(**batch, labels=..., sentence_order_label=...)``, which
   projects *every* position onto the vocabulary (batch x time x V logits) and ignores 85% of
   them in the loss; batches padded to ``--max-length`` as a fixed-shape collator does.
-* **project**: ``helpers.pretrain.PretrainingModel``: the MLM head runs only at the gathered
+* **project**: ``helpers.pretraining.PretrainingLoss``: the MLM head runs only at the gathered
   masked positions, and batches are padded only to their longest example (dynamic padding,
   length-grouped batches). ``--same-padding`` pads both sides identically, isolating the
   gather.
@@ -28,15 +28,11 @@ import torch
 
 
 def main(argv=None) -> float:
-    from helpers.pretrain import (
-        PretrainConfig,
-        PretrainingData,
-        PretrainingModel,
-        build_model,
-        make_optimizer,
-    )
+    from helpers.pretraining import PretrainConfig, PretrainingLoss, init_pretraining_model
+    from helpers.pretraining_data import PretrainingData
     from helpers.runtime import quiet
     from helpers.tokenizer import load_or_train_tokenizer
+    from helpers.training import make_optimizer
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per side")
@@ -66,9 +62,9 @@ def main(argv=None) -> float:
         f["labels"][:, :width] = d["labels"]
     ours_batches = fixed if args.same_padding else dynamic
 
-    base = build_model(config, tokenizer)
+    base = init_pretraining_model(config, tokenizer)
     standard_model = copy.deepcopy(base)
-    ours = PretrainingModel(copy.deepcopy(base))
+    ours = PretrainingLoss(copy.deepcopy(base))
 
     def standard_loss(model, batch):
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
@@ -87,8 +83,8 @@ def main(argv=None) -> float:
     ours.train()
 
     # 2. Alternate training steps, timing each side.
-    opt_standard = make_optimizer(standard_model, config)
-    opt_ours = make_optimizer(ours.model, config)
+    opt_standard = make_optimizer(standard_model, config.learning_rate, config.weight_decay)
+    opt_ours = make_optimizer(ours.model, config.learning_rate, config.weight_decay)
     seconds = {"standard": 0.0, "project": 0.0}
     tokens = 0
     for i in range(n_batches):

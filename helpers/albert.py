@@ -21,26 +21,21 @@ The paper's Table 4 strategies that transformers cannot express ("shared-attenti
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AlbertConfig, BertConfig
+from transformers import AlbertConfig
 
 SHARING_STRATEGIES = ("all-shared", "not-shared", "shared-attention", "shared-ffn")
 
 
-def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
-    """GELU, tanh approximation: the official TF code's ``gelu`` and transformers' ``gelu_new``."""
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
-
-
 ACTIVATIONS = {
-    "gelu_new": _gelu_tanh,  # the released v2 models
+    "gelu_new": partial(F.gelu, approximate="tanh"),  # the released v2 models; the TF code's gelu
     "gelu": F.gelu,  # exact (erf) GELU: BERT and the v1 configs on the Hub
-    "gelu_pytorch_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu_pytorch_tanh": partial(F.gelu, approximate="tanh"),
     "relu": F.relu,
 }
 
@@ -323,41 +318,3 @@ class ScratchAlbertForMaskedLM(nn.Module):
 
 
 # --- BERT is the same code -------------------------------------------------------------------
-
-_BERT_LAYER_NAMES = {  # BertModel name inside encoder.layer.{i} -> our name inside the layer
-    "attention.self.query": "attention.query",
-    "attention.self.key": "attention.key",
-    "attention.self.value": "attention.value",
-    "attention.output.dense": "attention.dense",
-    "attention.output.LayerNorm": "attention.LayerNorm",
-    "intermediate.dense": "ffn",
-    "output.dense": "ffn_output",
-    "output.LayerNorm": "full_layer_layer_norm",
-}
-
-
-def albert_config_from_bert(config: BertConfig) -> AlbertConfig:
-    """The ``AlbertConfig`` of a BERT: E = H, one group per layer (use with ``always_project=False``)."""
-    return AlbertConfig(
-        vocab_size=config.vocab_size, embedding_size=config.hidden_size, hidden_size=config.hidden_size,
-        num_hidden_layers=config.num_hidden_layers, num_hidden_groups=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        hidden_act=config.hidden_act, hidden_dropout_prob=config.hidden_dropout_prob,
-        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
-        max_position_embeddings=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
-        initializer_range=config.initializer_range, layer_norm_eps=config.layer_norm_eps,
-        pad_token_id=config.pad_token_id)
-
-
-def rename_bert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A ``transformers.BertModel`` state dict under this module's (= AlbertModel's) names."""
-    renamed = {}
-    for name, tensor in state_dict.items():
-        if name.startswith("encoder.layer."):
-            index, rest = name[len("encoder.layer."):].split(".", 1)
-            module, kind = rest.rsplit(".", 1)
-            name = f"encoder.albert_layer_groups.{index}.albert_layers.0.{_BERT_LAYER_NAMES[module]}.{kind}"
-        elif name.startswith("pooler.dense."):
-            name = "pooler." + name[len("pooler.dense."):]
-        renamed[name] = tensor
-    return renamed

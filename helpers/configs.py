@@ -7,10 +7,14 @@ even BERT-large and ALBERT-xxlarge count in milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pandas as pd
 import torch
 from transformers import AlbertConfig, AlbertModel, BertConfig, BertModel
+
+from helpers.albert import ScratchAlbertModel
 
 # Paper Table 1 (arXiv:1909.11942v6): the parameter counts the paper prints.
 PAPER_PARAMS = {
@@ -133,3 +137,41 @@ def flops_per_token(config, seq_len: int) -> int:
 def checkpoint_megabytes(n_parameters: int, bytes_per_parameter: int = 4) -> float:
     """Size of a float32 ``model.safetensors`` holding ``n_parameters`` (header ignored)."""
     return n_parameters * bytes_per_parameter / 1e6
+
+
+# Paper parameter columns (arXiv:1909.11942v6), ALBERT-base shape (L = 12, H = 768, V = 30,000).
+# Keys: (sharing strategy, E) -> millions as printed.
+PAPER_TABLE_3 = {("not-shared", 64): 87, ("not-shared", 128): 89, ("not-shared", 256): 93,
+                 ("not-shared", 768): 108, ("all-shared", 64): 10, ("all-shared", 128): 12,
+                 ("all-shared", 256): 16, ("all-shared", 768): 31}
+PAPER_TABLE_4 = {("all-shared", 768): 31, ("shared-attention", 768): 83, ("shared-ffn", 768): 57,
+                 ("not-shared", 768): 108, ("all-shared", 128): 12, ("shared-attention", 128): 64,
+                 ("shared-ffn", 128): 38, ("not-shared", 128): 89}
+
+
+def paper_parameter_table(paper: Mapping[tuple[str, int], int]):
+    """Exact counts for the paper's ablation rows next to the figure the paper prints.
+
+    Each model is ALBERT-base with embedding size E and the row's sharing, built on the ``meta``
+    device (no memory). As in the official TF code there is no E -> H projection when E == H.
+    The paper does not say whether its counts include the pooler (H^2 + H = 590,592), so both
+    are shown, rounded to millions, with the convention(s) that reproduce the paper's figure.
+    """
+    rows = []
+    for (sharing, embedding_size), printed in paper.items():
+        with torch.device("meta"):
+            model = ScratchAlbertModel(albert_config("ALBERT-base", embedding_size=embedding_size),
+                                       sharing=sharing, always_project=False)
+        total = count_parameters(model)
+        without_pooler = total - count_parameters(model.pooler)
+        matches = [name for name, count in (("with pooler", total), ("without pooler", without_pooler))
+                   if round(count / 1e6) == printed]
+        rows.append({"sharing": sharing, "E": embedding_size, "parameters": total,
+                     "without pooler": without_pooler, "paper (M)": printed,
+                     "paper = rounded count": " and ".join(matches) or "no"})
+    return pd.DataFrame(rows)
+
+
+def show_counts(frame, columns: Sequence[str] = ("parameters", "without pooler")) -> str:
+    """``frame`` as plain text, thousands separators in the count columns (stable for nbval)."""
+    return frame.to_string(index=False, formatters={c: "{:,}".format for c in columns if c in frame})

@@ -26,6 +26,7 @@ import zipfile
 from functools import cache
 from pathlib import Path
 
+import datasets
 import numpy as np
 import pandas as pd
 
@@ -180,8 +181,6 @@ def load_sentiment():
 
     Columns: ``text``, ``label`` (1 = fresh/positive, 0 = rotten/negative) and ``movie``.
     """
-    import datasets
-
     frame = labeled_frame()
     features = datasets.Features({
         "text": datasets.Value("string"),
@@ -203,8 +202,6 @@ def load_corpus():
     in the validation or test split. No validation or test text is ever included.
     Columns: ``text``, ``source`` ("snippet" or "plot"), ``movie``.
     """
-    import datasets
-
     snippets = labeled_frame()
     held_out_movies = set(snippets.loc[snippets["split"] != "train", "movie"])
     held_out_texts = set(snippets.loc[snippets["split"] != "train", "text"])

@@ -20,7 +20,8 @@ def _arrow(ax, x, y_from, y_to):
                 arrowprops=dict(arrowstyle="->", color="#333333"))
 
 
-def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 12):
+def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 12,
+                        title: str | None = None):
     """BERT and ALBERT side by side; orange boxes are where they differ. Returns the figure."""
     fig, ax = plt.subplots(figsize=(9.5, 6.2))
     columns = {
@@ -57,5 +58,7 @@ def draw_bert_vs_albert(hidden: int = 768, embedding: int = 128, layers: int = 1
     ax.set_xlim(-0.2, 9.4)
     ax.set_ylim(-0.8, 7.4)
     ax.axis("off")
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -15,23 +15,33 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
-import shutil
-import tempfile
+import socket
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
+import httpx
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
+from huggingface_hub import constants
+from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from torch.utils.data import DataLoader
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+)
 
 from helpers.data import LABEL_NAMES
-from helpers.runtime import repo_root
-
-DEFAULT_CHECKPOINT = "checkpoints/tiny-albert"  # relative to the repository root
+from helpers.files import atomic_folder
+from helpers.progress import ProgressBar
+from helpers.runtime import SHIPPED_CHECKPOINT
+from helpers.training import length_grouped_batches, make_optimizer, warmup_linear_decay
 
 
 class HubUnavailableError(RuntimeError):
@@ -40,14 +50,13 @@ class HubUnavailableError(RuntimeError):
     In Jupyter the error prints as its message alone (no stack trace): the fix is the same
     wherever it was raised.
     """
-
     def _render_traceback_(self) -> list[str]:  # IPython hook: show the message, not a traceback
         return [f"{type(self).__name__}: {self}"]
 
 
 def default_model_dir() -> Path:
     """The shipped pretrained tiny ALBERT (transformers format), found from the repository."""
-    return repo_root() / DEFAULT_CHECKPOINT
+    return SHIPPED_CHECKPOINT
 
 
 def looks_like_path(name: str | os.PathLike) -> bool:
@@ -62,9 +71,6 @@ def looks_like_path(name: str | os.PathLike) -> bool:
 
 def _offline_cause(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception it wraps) means "the Hub could not be reached"."""
-    import httpx
-    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-
     network = (LocalEntryNotFoundError, OfflineModeIsEnabled, httpx.TransportError,
                ConnectionError, TimeoutError)
     seen = set()
@@ -81,7 +87,7 @@ def _hub_message(name: str) -> str:
         f"Cannot download '{name}' from the Hugging Face Hub: this machine is offline (or "
         f"HF_HUB_OFFLINE=1 is set) and no copy is cached.\nWhat to do: connect to the internet "
         f"and run the cell again (the download is cached for next time), or use the model "
-        f"shipped with the repository: MODEL = default_model_dir()  ({DEFAULT_CHECKPOINT})."
+        f"shipped with the repository: MODEL = default_model_dir()  (checkpoints/tiny-albert)."
     )
 
 
@@ -91,11 +97,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     Checked before a download so an offline machine fails in seconds instead of sitting through
     ``huggingface_hub``'s retries (close to a minute).
     """
-    import socket
-    from urllib.parse import urlparse
-
-    from huggingface_hub import constants
-
     if constants.HF_HUB_OFFLINE:
         return False
     url = urlparse(constants.ENDPOINT)
@@ -119,8 +120,6 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
     ``dropout`` sets the encoder's hidden and attention dropout for fine-tuning; ``None`` keeps
     the checkpoint's (0.1 for the shipped model, 0 for ``albert/albert-base-v2``).
     """
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
-
     config_overrides = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
                         "label2id": {label: i for i, label in enumerate(label_names)}}
     if dropout is not None:
@@ -166,8 +165,6 @@ def simulated_offline() -> Iterator[None]:
     ``huggingface_hub`` reads the variable once, at import, so setting the environment variable
     later has no effect: this switches the value it cached, and restores it afterwards.
     """
-    from huggingface_hub import constants
-
     before_env, before_flag = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
     os.environ["HF_HUB_OFFLINE"] = "1"
     constants.HF_HUB_OFFLINE = True
@@ -202,34 +199,24 @@ def tokenize_splits(splits, tokenizer, max_length: int = 64):
 class LengthGroupedBatches(torch.utils.data.Sampler):
     """Batches of snippets of similar length, so per-batch padding wastes little compute.
 
-    Shuffled (training): each epoch draws a new permutation, cuts it into chunks of
-    ``chunk_batches`` batches, sorts each chunk by length, cuts it into batches and shuffles the
-    batch order. Batches stay random in content and order, but a batch no longer pads 20-token
-    snippets to the one 60-token snippet it happens to contain (the idea of the Trainer's
-    ``group_by_length``). Not shuffled (evaluation): all examples sorted by length; ``order``
+    Shuffled (training): every epoch draws new batches with
+    :func:`helpers.training.length_grouped_batches` (random in content and order, but a batch no
+    longer pads 20-token snippets to the one 60-token snippet it happens to contain). Not
+    shuffled (evaluation): all examples sorted by length; ``order``
     lists them as served, so predictions can be put back in dataset order.
     """
-
-    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = False,
-                 seed: int = 0, chunk_batches: int = 50):
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = False, seed: int = 0):
         self.lengths = np.asarray(lengths)
-        self.batch_size, self.shuffle, self.chunk = batch_size, shuffle, batch_size * chunk_batches
+        self.batch_size, self.shuffle = batch_size, shuffle
         self.rng = np.random.default_rng(seed)
 
-    def _cut(self, order: np.ndarray) -> list[list[int]]:
-        return [order[i:i + self.batch_size].tolist() for i in range(0, len(order), self.batch_size)]
-
     def __iter__(self):
-        if not self.shuffle:
-            yield from self._cut(self.order)
+        if self.shuffle:  # a new grouping every epoch: the generator advances
+            yield from length_grouped_batches(self.lengths, self.batch_size, self.rng)
             return
-        batches = []
-        permutation = self.rng.permutation(len(self.lengths))
-        for start in range(0, len(permutation), self.chunk):
-            chunk = permutation[start:start + self.chunk]
-            batches += self._cut(chunk[np.argsort(self.lengths[chunk], kind="stable")])
-        for i in self.rng.permutation(len(batches)):
-            yield batches[i]
+        order = self.order
+        for i in range(0, len(order), self.batch_size):
+            yield order[i:i + self.batch_size].tolist()
 
     def __len__(self) -> int:
         return math.ceil(len(self.lengths) / self.batch_size)
@@ -247,8 +234,6 @@ def make_loader(dataset, tokenizer, batch_size: int = 32, shuffle: bool = False,
     ``group_by_length`` batches snippets of similar length together (:class:`LengthGroupedBatches`):
     less padding, the same examples; :func:`predict_proba` still returns dataset order.
     """
-    from transformers import DataCollatorWithPadding
-
     collate = DataCollatorWithPadding(tokenizer)
     if group_by_length:
         lengths = [len(ids) for ids in dataset["input_ids"]]
@@ -287,32 +272,8 @@ def nested_subsets(labels: Sequence[int], sizes: Sequence[int], seed: int = 0) -
 # Training
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.01) -> torch.optim.AdamW:
-    """AdamW as in the official ALBERT code: no weight decay on biases and LayerNorm weights."""
-    decay, no_decay = [], []
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        (no_decay if param.ndim < 2 or "LayerNorm" in name else decay).append(param)
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-6)
-
-
-def linear_warmup_decay(optimizer, warmup_steps: int, total_steps: int):
-    """Learning rate rises linearly from 0 over ``warmup_steps``, then falls linearly to 0.
-
-    The same shape as ``transformers.get_linear_schedule_with_warmup``, written out.
-    """
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / max(1, warmup_steps)
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+def to_device(batch: Mapping[str, torch.Tensor], device) -> dict[str, torch.Tensor]:
+    """Every tensor of ``batch`` moved to ``device``."""
     return {key: value.to(device) for key, value in batch.items()}
 
 
@@ -322,7 +283,7 @@ def predict_proba(model: torch.nn.Module, loader: DataLoader, device="cpu") -> t
     model.eval()  # explicit: never rely on a mode left over from an earlier call
     probs, labels = [], []
     for batch in loader:
-        batch = _to_device(batch, device)
+        batch = to_device(batch, device)
         y = batch.pop("labels")
         logits = model(**batch).logits
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
@@ -343,8 +304,6 @@ def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
 def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Sequence[int],
                             label_names: Sequence[str] = LABEL_NAMES, k: int = 5):
     """The ``k`` wrong predictions the model was surest of, as a table (most confident first)."""
-    import pandas as pd
-
     probs, labels = np.asarray(probs), np.asarray(labels)
     predicted = probs.argmax(-1)
     frame = pd.DataFrame({"text": list(texts), "true": [label_names[i] for i in labels],
@@ -354,11 +313,9 @@ def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Seq
     return wrong.sort_values("confidence", ascending=False, kind="stable").head(k)
 
 
-def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
-                     val_loader: DataLoader | None = None, *,
-                     epochs: int = 3, lr: float = 1e-4, warmup_ratio: float = 0.1,
-                     weight_decay: float = 0.01, max_grad_norm: float = 1.0, device="cpu",
-                     progress: bool = True, desc: str = "train") -> list[dict]:
+def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4, warmup_ratio=0.1,
+                     weight_decay=0.01, max_grad_norm=1.0, device="cpu", progress=True,
+                     desc="train"):
     """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation accuracy.
 
     Returns one record per epoch: ``epoch``, ``train_loss`` (mean over the epoch), ``val_accuracy``,
@@ -366,20 +323,18 @@ def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
     best epoch (earliest one on ties), in eval mode. Without ``val_loader`` nothing is validated
     (``val_accuracy`` is None) and the last epoch is kept: a fixed recipe, cheaper to run many times.
     """
-    from tqdm.auto import tqdm
-
     model.to(device)
-    optimizer = make_optimizer(model, lr, weight_decay)
+    optimizer = make_optimizer(model, lr, weight_decay)  # no decay on biases and LayerNorm
     total_steps = epochs * len(train_loader)
-    scheduler = linear_warmup_decay(optimizer, round(warmup_ratio * total_steps), total_steps)
+    scheduler = warmup_linear_decay(optimizer, round(warmup_ratio * total_steps), total_steps)
     history, best_acc, best_state, step = [], -math.inf, None, 0
     for epoch in range(1, epochs + 1):
         model.train()
         total_loss, seen = 0.0, 0
-        bar = tqdm(train_loader, desc=f"{desc} epoch {epoch}/{epochs}", disable=not progress,
-                   leave=False, mininterval=1.0)
+        bar = ProgressBar(desc=f"{desc} epoch {epoch}/{epochs}", iterable=train_loader,
+                          disable=not progress, unit="batch")
         for batch in bar:
-            batch = _to_device(batch, device)
+            batch = to_device(batch, device)
             labels = batch.pop("labels")
             logits = model(**batch).logits  # (batch, num_labels): one score per class
             loss = F.cross_entropy(logits, labels)  # -mean log softmax(logits)[true label]
@@ -391,8 +346,10 @@ def train_classifier(model: torch.nn.Module, train_loader: DataLoader,
             step += 1
             total_loss += loss.item() * len(labels)
             seen += len(labels)
-            bar.set_postfix(loss=f"{total_loss / seen:.3f}", refresh=False)  # shown at the next timed refresh
+            bar.set_postfix(loss=f"{total_loss / seen:.3f}")
         val_acc = None if val_loader is None else accuracy(*predict_proba(model, val_loader, device))
+        bar.close(f"train loss {total_loss / seen:.3f}" + (
+            "" if val_acc is None else f", validation accuracy {val_acc:.4f}"))
         history.append({"epoch": epoch, "train_loss": total_loss / seen, "val_accuracy": val_acc,
                         "lr": scheduler.get_last_lr()[0], "steps": step})
         if val_acc is not None and val_acc > best_acc:
@@ -421,24 +378,7 @@ def epochs_for(num_examples: int, batch_size: int, min_steps: int, max_epochs: i
 
 
 # ---------------------------------------------------------------------------------------------
-# Saving: atomic writes, so an interrupted run never leaves half a file behind
-
-
-def write_json(path: str | os.PathLike, data: Mapping) -> Path:
-    """Write ``data`` as indented JSON via a temporary file and ``os.replace`` (atomic)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+# Saving
 
 
 def sentiment_metrics(test_accuracy: Mapping[str, float],
@@ -463,24 +403,10 @@ def sentiment_metrics(test_accuracy: Mapping[str, float],
 def save_classifier(model, tokenizer, path: str | os.PathLike) -> Path:
     """``save_pretrained`` model and tokenizer into ``path``, replacing any earlier save whole.
 
-    Written to a temporary sibling folder first and swapped in at the end, so a crash mid-save
-    leaves the previous model intact.
+    Written to a temporary sibling folder first and swapped in at the end
+    (:func:`helpers.files.atomic_folder`), so a crash mid-save leaves the previous model intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
+    with atomic_folder(path) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+    return Path(path)

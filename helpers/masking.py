@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from helpers.tokenizer import word_start_flags
+
 IGNORE_INDEX = -100  # label value that cross_entropy ignores
 
 
@@ -38,7 +40,6 @@ def ngram_probabilities(max_ngram: int = 3) -> np.ndarray:
 @dataclass
 class MaskedSequence:
     """One corrupted sequence: model inputs, labels and the chosen n-grams (for display)."""
-
     input_ids: list[int]
     labels: list[int]
     spans: list[list[int]]  # token positions of each masked n-gram, in the order chosen
@@ -133,11 +134,9 @@ class NgramMasker:
     ``inputs`` is a corrupted copy of ``input_ids``; ``labels`` holds the original id at masked
     positions and -100 elsewhere, the format of ``AlbertForMaskedLM(labels=...)``.
     """
-
     def __init__(self, tokenizer, mlm_probability: float = 0.15, max_ngram: int = 3,
                  mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
                  max_predictions: int | None = None, seed: int = 0):
-        from helpers.tokenizer import word_start_flags
 
         if not 0 < mlm_probability < 1:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")

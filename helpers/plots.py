@@ -7,9 +7,14 @@ makes its own figure; each returns the ``Axes`` it drew on. Call ``plt.show()`` 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import MaxNLocator
+
+if TYPE_CHECKING:
+    from helpers.encoder_variants import VariantResult
 
 
 def _axes(ax=None, figsize=(5, 3.5)):
@@ -65,11 +70,21 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], x
 
 
 def plot_label_efficiency(points: Mapping[str, Mapping[int, float]], ax=None,
-                          hlines: Mapping[str, float] | None = None, title: str | None = None):
-    """Accuracy against the number of training labels (log scale), one line per model."""
+                          hlines: Mapping[str, float] | None = None, title: str | None = None,
+                          errors: Mapping[str, Mapping[int, float]] | None = None,
+                          ylabel: str = "test accuracy"):
+    """Accuracy against the number of training labels (log scale), one line per model.
+
+    ``errors`` (model name -> {labels: standard error}) draws error bars on those lines.
+    """
     curves = {name: (sorted(p), [p[n] for n in sorted(p)]) for name, p in points.items()}
-    ax = plot_curves(curves, "training labels (log scale)", "test accuracy", ax=ax, logx=True,
+    ax = plot_curves(curves, "training labels (log scale)", ylabel, ax=ax, logx=True,
                      hlines=hlines, title=title)
+    for line, name in zip(ax.lines, curves, strict=False):
+        if errors and name in errors:
+            sizes = sorted(errors[name])
+            ax.errorbar(sizes, [points[name][n] for n in sizes], yerr=[errors[name][n] for n in sizes],
+                        fmt="none", color=line.get_color(), capsize=3)
     sizes = sorted({n for p in points.values() for n in p})
     ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
     ax.minorticks_off()
@@ -77,15 +92,19 @@ def plot_label_efficiency(points: Mapping[str, Mapping[int, float]], ax=None,
 
 
 def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]],
-                   keys: Sequence[str] = ("train_loss", "val_accuracy"), axes=None):
+                   keys: Sequence[str] = ("train_loss", "val_accuracy"), axes=None,
+                   title: str | None = None):
     """Per-epoch records (e.g. from ``train_classifier``), one panel per key, one line per run."""
     if axes is None:
-        _, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.2), layout="constrained")
+        _, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, key in zip(axes, keys, strict=True):
         curves = {name: ([r["epoch"] for r in h], [r[key] for r in h])
                   for name, h in histories.items()}
         plot_curves(curves, "epoch", key.replace("_", " "), ax=ax)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    if title:
+        axes[0].figure.suptitle(title)
     return axes
 
 
@@ -104,3 +123,62 @@ def plot_confidence_histogram(confidence: Sequence[float], correct: Sequence[boo
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_heldout_curves(results: Mapping[str, VariantResult], ax=None, reference: float | None = None,
+                        skip_first: bool = False):
+    """Held-out MLM loss against training steps, one line per variant.
+
+    ``skip_first`` leaves out step 0 (the loss at initialisation): useful when a model starts at
+    ln V, which would squash the interesting part of the y axis.
+    """
+    first = 1 if skip_first else 0
+    curves = {name: (r.eval_steps[first:], r.heldout_losses[first:]) for name, r in results.items()}
+    hlines = {"unigram (no context)": reference} if reference is not None else None
+    return plot_curves(curves, "training step", "held-out MLM loss", ax=ax, hlines=hlines)
+
+
+def plot_loss_vs_parameters(results: Mapping[str, VariantResult], ax=None, reference: float | None = None,
+                            title: str | None = None):
+    """Final held-out loss against encoder parameters (log scale), one labelled point per variant."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
+    for name, r in results.items():
+        ax.scatter(r.parameters, r.final_loss, s=40)
+        ax.annotate(name, (r.parameters, r.final_loss), textcoords="offset points", xytext=(5, 4),
+                    fontsize="small")
+    if reference is not None:
+        ax.axhline(reference, linestyle="--", color="grey", linewidth=1)
+        ax.annotate("unigram (no context)", (0.01, reference), xycoords=("axes fraction", "data"),
+                    va="bottom", fontsize="small", color="grey")
+    ax.set_xscale("log")
+    ax.margins(x=0.2)  # room for the labels of the outermost points
+    ax.set_xlabel("encoder parameters (log scale)")
+    ax.set_ylabel("held-out MLM loss after training")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_comparison(results: Mapping[str, VariantResult], reference: float | None = None,
+                    title: str = "after the same budget", suptitle: str | None = None):
+    """The two-panel figure of notebooks 02 and 03: loss curves, and final loss vs parameters."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.1), layout="constrained")
+    if suptitle:
+        fig.suptitle(suptitle)
+    plot_heldout_curves(results, ax=axes[0], reference=reference)
+    axes[0].set_title("held-out MLM loss while training")
+    axes[0].legend(fontsize="small")
+    plot_loss_vs_parameters(results, ax=axes[1], reference=reference, title=title)
+    return fig
+
+
+def plot_history(history: Sequence[Mapping[str, float]], ax=None, title: str | None = None):
+    """Pretraining loss curves (total, MLM, sentence task) against steps."""
+    steps = [h["step"] for h in history]
+    curves = {label: (steps, [h[key] for h in history])
+              for key, label in (("loss", "total"), ("mlm_loss", "MLM"), ("sentence_loss", "sentence task"))
+              if history and key in history[0]}
+    return plot_curves(curves, "training step", "training loss (nats)", ax=_axes(ax, (6, 3.5)),
+                       title=title, marker="")

@@ -26,12 +26,19 @@ and masked in the collator, so many passes over a small corpus keep producing ne
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from helpers.data import labeled_frame, load_corpus, raw_frame, split_sentences
 from helpers.masking import IGNORE_INDEX, NgramMasker
+from helpers.tokenizer import word_start_flags
+from helpers.training import length_grouped_batches
+
+EVAL_SEED = 12345  # held-out examples and their masks are fixed: metrics are comparable
 
 TASKS = ("sop", "nsp", "none")
 SPECIALS_PER_PAIR = 3  # [CLS] A [SEP] B [SEP]
@@ -40,7 +47,6 @@ SPECIALS_PER_PAIR = 3  # [CLS] A [SEP] B [SEP]
 @dataclass
 class PairExample:
     """One pretraining example before masking and padding."""
-
     input_ids: list[int]
     token_type_ids: list[int]
     label: int  # SOP: 1 = swapped; NSP: 1 = random B; -100 when the task is "none"
@@ -49,8 +55,6 @@ class PairExample:
 
 def tokenize_documents(texts, tokenizer) -> list[list[list[int]]]:
     """Each document as a list of sentences, each sentence as token ids (no special tokens)."""
-    from helpers.data import split_sentences
-
     documents = []
     for text in texts:
         sentences = split_sentences(text) or [text]
@@ -160,29 +164,8 @@ def build_examples(documents: list[list[list[int]]], tokenizer, task: str = "sop
 
 
 def _word_starts(tokenizer) -> np.ndarray:
-    from helpers.tokenizer import word_start_flags
 
     return np.asarray(word_start_flags(tokenizer), dtype=bool)
-
-
-def length_grouped_batches(lengths, batch_size: int, seed: int = 0,
-                           group_factor: int = 50) -> list[list[int]]:
-    """Shuffled batches of indices whose examples have similar lengths (less padding).
-
-    Shuffle all indices, cut them into groups of ``group_factor`` batches, sort each group by
-    length, cut it into batches, and shuffle the batches: each batch is random in content but
-    uniform in length, so dynamic padding wastes little compute.
-    """
-    rng = np.random.default_rng(seed)
-    lengths = np.asarray(lengths)
-    order = rng.permutation(len(lengths))
-    group = batch_size * group_factor
-    batches = []
-    for start in range(0, len(order), group):
-        chunk = order[start:start + group]
-        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size].tolist() for i in range(0, len(chunk), batch_size))
-    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def top_up(batches: list, count: int) -> list:
@@ -209,16 +192,14 @@ class PretrainingCollator:
     ``labels`` (MLM targets, -100 where not masked) and ``sentence_label`` (SOP/NSP, -100 for
     task "none").
     """
-
-    def __init__(self, tokenizer, masker: NgramMasker | None = None, pad_to_multiple_of: int = 1):
+    def __init__(self, tokenizer, masker: NgramMasker | None = None):
         self.pad_id = tokenizer.pad_token_id
         self.masker = masker or NgramMasker(tokenizer)
-        self.multiple = pad_to_multiple_of
 
     def pad(self, examples: list[PairExample], width: int | None = None) -> dict[str, torch.Tensor]:
         """Pad without masking (``width`` forces a length, e.g. a fixed max length)."""
         longest = max(len(e.input_ids) for e in examples)
-        width = max(width or 0, -(-longest // self.multiple) * self.multiple)
+        width = max(width or 0, longest)
         ids = torch.full((len(examples), width), self.pad_id, dtype=torch.long)
         types = torch.zeros((len(examples), width), dtype=torch.long)
         attention = torch.zeros((len(examples), width), dtype=torch.long)
@@ -237,20 +218,108 @@ class PretrainingCollator:
         return batch
 
 
-def held_out_texts(max_plots: int | None = None) -> list[str]:
+def held_out_texts() -> list[str]:
     """Text never trained on, for held-out MLM/SOP/NSP metrics.
 
     The validation-split snippets plus the plot synopses of validation-split movies (neither is
     in ``load_corpus()``). Test-split text is never used.
     """
-    from helpers.data import labeled_frame, raw_frame
-
     labeled = labeled_frame()
     validation = labeled[labeled["split"] == "validation"]
     movies = set(validation["movie"])
     raw = raw_frame()
     plots = raw[(raw["category"] == "plot") & raw["movie"].isin(movies)]
     plots = plots.drop_duplicates(subset="text")["text"].tolist()
-    if max_plots is not None:
-        plots = plots[:max_plots]
     return validation["text"].tolist() + plots
+
+
+class PretrainingData:
+    """Tokenized corpus + held-out text, turned into per-epoch batches for one process.
+
+    ``config`` is a ``helpers.pretraining.PretrainConfig`` (task, lengths, batch size, seed).
+    """
+    def __init__(self, tokenizer, config, texts=None, eval_texts=None):
+
+        self.tokenizer = tokenizer
+        self.config = config
+        self.documents = tokenize_documents(
+            load_corpus()["text"] if texts is None else texts, tokenizer)
+        self.eval_documents = tokenize_documents(
+            held_out_texts() if eval_texts is None else eval_texts, tokenizer)
+        self.collator = PretrainingCollator(
+            tokenizer, NgramMasker(tokenizer, mlm_probability=config.mlm_probability))
+
+    def with_config(self, config) -> PretrainingData:
+        """The same tokenized text, batched and masked for another ``config`` (no re-tokenizing)."""
+        if config == self.config:
+            return self
+        view = copy.copy(self)
+        view.config = config
+        if config.mlm_probability != self.config.mlm_probability:
+            view.collator = PretrainingCollator(
+                self.tokenizer, NgramMasker(self.tokenizer, mlm_probability=config.mlm_probability))
+        return view
+
+    def epoch_batches(self, epoch: int, rank: int = 0, world_size: int = 1):
+        """(examples, this process's batches of example indices) for ``epoch``.
+
+        Every process builds the same examples and batch order from the same seed, then keeps
+        its own shard, so no data is duplicated across processes.
+        """
+        c = self.config
+        examples = build_examples(self.documents, self.tokenizer, c.task, c.max_length,
+                                  c.short_seq_prob, seed=c.seed * 100_003 + epoch)
+        batches = length_grouped_batches([len(e.input_ids) for e in examples], c.batch_size,
+                                         seed=c.seed * 100_003 + epoch)
+        batches = [b for b in batches if len(b) == c.batch_size] or batches  # no ragged tails
+        return examples, shard(batches, rank, world_size)
+
+    def collate(self, examples, indices, seed_parts) -> dict[str, torch.Tensor]:
+        """Pad and mask one batch; its masks depend only on ``seed_parts`` (resume-exact)."""
+        rng = np.random.default_rng(list(seed_parts))
+        return self.collator([examples[i] for i in indices], rng=rng)
+
+    def steps_per_epoch(self, rank: int = 0, world_size: int = 1) -> int:
+        """Batches per epoch for one process (epoch 0's count; later epochs are made as long)."""
+        steps = len(self.epoch_batches(0, rank, world_size)[1])
+        if not steps:
+            raise ValueError(
+                f"The corpus gives no batch of {self.config.batch_size} pairs for each of "
+                f"{world_size} process(es): use a smaller --batch-size or fewer processes.")
+        return steps
+
+    def training_batches(self, start_step: int = 0, rank: int = 0, world_size: int = 1,
+                         device: str | torch.device = "cpu") -> Iterator[tuple[int, dict]]:
+        """``(step, batch)`` from ``start_step`` to ``config.max_steps``, new pairs and masks each epoch.
+
+        The epoch and the position in it follow from the step alone, and so do a batch's masks
+        and the dropout seed, so a run resumed at any step continues exactly as if it had never
+        stopped.
+        """
+        c = self.config
+        steps_per_epoch = self.steps_per_epoch(rank, world_size)
+        step = start_step
+        while step < c.max_steps:
+            epoch, position = divmod(step, steps_per_epoch)
+            examples, batches = self.epoch_batches(epoch, rank, world_size)
+            # An epoch may hold a batch more or fewer than epoch 0. A longer one runs in full (the
+            # next starts that much later); a shorter one is topped up, else the step would never
+            # reach the end of its epoch and this loop would spin forever.
+            for indices in top_up(batches, steps_per_epoch)[position:]:
+                batch = self.collate(examples, indices, (c.seed, epoch, step, rank))
+                torch.manual_seed(c.seed * 1_000_003 + step)  # dropout: resume-exact
+                yield step, {k: v.to(device) for k, v in batch.items()}
+                step += 1
+                if step >= c.max_steps:
+                    return
+
+    def eval_batches(self, task: str, batch_size: int = 128,
+                     max_examples: int | None = None) -> list[dict[str, torch.Tensor]]:
+        """Fixed held-out batches for ``task`` (same examples and masks every time)."""
+        examples = build_examples(self.eval_documents, self.tokenizer, task,
+                                  self.config.max_length, short_seq_prob=0.0, seed=EVAL_SEED)
+        examples = examples[:max_examples] if max_examples else examples
+        rng = np.random.default_rng(EVAL_SEED)
+        order = np.argsort([len(e.input_ids) for e in examples], kind="stable")
+        return [self.collator([examples[i] for i in order[s:s + batch_size]], rng=rng)
+                for s in range(0, len(order), batch_size)]

@@ -7,8 +7,14 @@ import platform
 import random
 import sys
 import tomllib
+import warnings
 from importlib import metadata
 from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+from transformers.utils import logging as hf_logging
 
 PACKAGES = ("torch", "transformers", "datasets", "accelerate", "sentencepiece",
             "scikit-learn", "matplotlib")
@@ -30,6 +36,9 @@ def repo_root() -> Path:
     return Path.home() / ".cache" / "albert-notebooks"
 
 
+SHIPPED_CHECKPOINT = repo_root() / "checkpoints" / "tiny-albert"  # the pretrained tiny ALBERT (notebook 04)
+
+
 def runs_dir(name: str | None = None) -> Path:
     """``runs/`` at the repository root (git-ignored), or one run's folder inside it."""
     path = repo_root() / "runs"
@@ -44,8 +53,6 @@ def repository_url() -> str:
 
 def pick_device(prefer: str | None = None):
     """CUDA if present, then Apple's MPS, then the CPU. ``prefer`` (or $ALBERT_DEVICE) forces one."""
-    import torch
-
     choice = prefer or os.environ.get("ALBERT_DEVICE")
     if choice:
         return torch.device(choice)
@@ -58,9 +65,6 @@ def pick_device(prefer: str | None = None):
 
 def set_seed(seed: int = 0) -> None:
     """Seed Python, NumPy and torch (all devices) so seeded cells print the same numbers."""
-    import numpy as np
-    import torch
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -82,8 +86,6 @@ def setup_notebook(seed: int = 0, quiet_libraries: bool = True):
     Returns the device. Prints versions and the device, which differ between machines (the
     setup cell's output is therefore not compared by nbval).
     """
-    import torch
-
     if sys.version_info < (3, 11):  # noqa: UP036  (a learner's kernel may be older)
         raise RuntimeError("This series needs Python >= 3.11 (transformers 5 requires it).")
     major = int(metadata.version("transformers").split(".")[0])
@@ -102,18 +104,10 @@ def setup_notebook(seed: int = 0, quiet_libraries: bool = True):
 
 def quiet() -> None:
     """Silence library chatter that would otherwise clutter (and destabilise) cell outputs."""
-    import warnings
-
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
-    try:
-        import datasets
-
-        datasets.utils.logging.set_verbosity_error()
-        datasets.disable_progress_bars()
-    except ImportError:  # pragma: no cover
-        pass
+    datasets.utils.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
     warnings.filterwarnings("ignore", category=FutureWarning)

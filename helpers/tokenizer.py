@@ -8,11 +8,11 @@ trained with (official README)::
 
 so the special ids are ``<pad>`` = 0, ``<unk>`` = 1, ``[CLS]`` = 2, ``[SEP]`` = 3, ``[MASK]`` = 4.
 We do the same on *our* corpus (``helpers.data.load_corpus()``: training-split snippets and
-plot synopses, never validation or test text) with a much smaller vocabulary: with about half
-a million words of text, every row of a 30k x E embedding table would be seen a handful of times
+plot synopses, never validation or test text) with a much smaller vocabulary: with about 300
+thousand words of text, every row of a 30k x E embedding table would be seen a handful of times
 at best, while a few thousand pieces are each seen often enough to be learned.
 
-transformers 5.x pitfalls this module avoids (see ``albert-facts.md`` §2.5):
+transformers 5.x pitfalls this module avoids (transformers' ``AlbertTokenizer`` documentation):
 
 * ``AlbertTokenizer(vocab_file="x.model")`` silently ignores the file (every word becomes
   ``<unk>``). We build the tokenizer from the trained pieces instead:
@@ -32,14 +32,16 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import sentencepiece as spm
 from tokenizers import normalizers
 from transformers import AlbertTokenizer, AutoTokenizer
 
-from helpers.runtime import repo_root, runs_dir
+from helpers.data import load_corpus
+from helpers.files import atomic_folder
+from helpers.runtime import SHIPPED_CHECKPOINT, runs_dir
 
 SPECIAL_TOKENS = {"<pad>": 0, "<unk>": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4}
 DEFAULT_VOCAB_SIZE = 8000
-SHIPPED_TOKENIZER_DIR = repo_root() / "checkpoints" / "tiny-albert"
 
 
 def albert_normalizer() -> normalizers.Normalizer:
@@ -70,8 +72,6 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = DEFAULT_VOCAB_SIZE,
         An ``AlbertTokenizer`` with ``<pad>``=0, ``<unk>``=1, ``[CLS]``=2, ``[SEP]``=3,
         ``[MASK]``=4, lower-casing like the released ALBERT models.
     """
-    import sentencepiece as spm
-
     spm.set_random_generator_seed(seed)
     lines = [line for text in normalize_texts(texts) for line in text.splitlines() if line.strip()]
     if not lines:
@@ -127,43 +127,31 @@ def load_tokenizer(path: str | Path) -> AlbertTokenizer:
 
 
 def load_or_train_tokenizer(vocab_size: int = DEFAULT_VOCAB_SIZE, *, prefer_shipped: bool = True,
-                            texts: Iterable[str] | None = None, seed: int = 0) -> AlbertTokenizer:
+                            texts: Iterable[str] | None = None, seed: int = 0,
+                            shipped_dir: Path = SHIPPED_CHECKPOINT) -> AlbertTokenizer:
     """The project tokenizer: the shipped checkpoint's if present, else trained once and cached.
 
-    1. If ``prefer_shipped`` and ``checkpoints/tiny-albert/tokenizer.json`` exists with the
-       requested ``vocab_size``, load it: models fine-tuned from the shipped checkpoint must use
-       its exact vocabulary.
+    1. If ``prefer_shipped`` and ``shipped_dir/tokenizer.json`` (the shipped checkpoint's)
+       exists with the requested ``vocab_size``, load it: models fine-tuned from the shipped
+       checkpoint must use its exact vocabulary.
     2. Otherwise train on ``texts`` (default: ``load_corpus()["text"]``) and cache the result in
        ``runs/tokenizers/spm-<vocab_size>-<corpus hash>/``, so the next call loads it (~0.1 s)
        instead of training again (a few seconds).
     """
-    shipped = SHIPPED_TOKENIZER_DIR / "tokenizer.json"
-    if prefer_shipped and shipped.exists():
-        tokenizer = load_tokenizer(SHIPPED_TOKENIZER_DIR)
+    if prefer_shipped and (shipped_dir / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(shipped_dir)
         if len(tokenizer) == vocab_size:
             return tokenizer
     if texts is None:
-        from helpers.data import load_corpus
 
         texts = load_corpus()["text"]
     texts = list(texts)
     cache = runs_dir("tokenizers") / f"spm-{vocab_size}-{corpus_fingerprint(texts)}-s{seed}"
     if (cache / "tokenizer.json").exists():
         return load_tokenizer(cache)
-    tmp = Path(tempfile.mkdtemp(prefix=".tok-", dir=_ensure(cache.parent)))
-    tokenizer = train_tokenizer(texts, vocab_size, out_dir=tmp, seed=seed)
-    try:
-        tmp.rename(cache)  # atomic: a concurrent or interrupted run never leaves half a folder
-    except OSError:  # another process won the race: use its (identical) copy
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_folder(cache) as tmp:  # an interrupted run never leaves half a folder
+        tokenizer = train_tokenizer(texts, vocab_size, out_dir=tmp, seed=seed)
     return tokenizer
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def word_start_flags(tokenizer) -> list[bool]:

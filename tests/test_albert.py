@@ -14,9 +14,7 @@ from helpers.albert import (
     SHARING_STRATEGIES,
     ScratchAlbertForMaskedLM,
     ScratchAlbertModel,
-    albert_config_from_bert,
     group_of_layer,
-    rename_bert_state_dict,
 )
 from helpers.configs import albert_config, count_parameters
 
@@ -98,7 +96,7 @@ def test_hidden_states_count_every_layer_application():
         config.num_hidden_groups, config.inner_group_num = groups, inner
         model = ScratchAlbertModel(config)
         out = model(torch.randint(0, 60, (2, 7)), output_hidden_states=True)
-        assert count_parameters(model) == n_params  # albert-facts.md §2.4
+        assert count_parameters(model) == n_params
         assert len(out.hidden_states) == n_states
         assert out.hidden_states[0].shape == (2, 7, 64)  # after the E -> H projection
 
@@ -113,7 +111,8 @@ def test_layer_to_group_mapping_matches_official_code(groups):
     assert model.encoder.layer_to_group == official
 
 
-# Paper Table 3/4 parameter column, exact counts from albert-facts.md §2.2 (H = 768, V = 30,000).
+# Paper Table 3/4 parameter column (arXiv:1909.11942v6, rounded there to millions) as exact counts
+# for H = 768, V = 30,000.
 TABLE_4 = [
     (768, "all-shared", 31_114_752), (768, "shared-attention", 83_078_400),
     (768, "shared-ffn", 57_117_696), (768, "not-shared", 109_081_344),
@@ -213,6 +212,46 @@ def test_masked_lm_loss_matches_transformers():
     torch.testing.assert_close(got.loss, expected.loss, **TOL)
     assert got.logits.shape == (4, config.vocab_size)  # only the 4 masked positions
     torch.testing.assert_close(full.logits, expected.logits, **TOL)
+
+
+# BERT is ALBERT with E = H, no projection and one weight group per layer: only the names differ.
+_BERT_LAYER_NAMES = {  # BertModel name inside encoder.layer.{i} -> our name inside the layer
+    "attention.self.query": "attention.query",
+    "attention.self.key": "attention.key",
+    "attention.self.value": "attention.value",
+    "attention.output.dense": "attention.dense",
+    "attention.output.LayerNorm": "attention.LayerNorm",
+    "intermediate.dense": "ffn",
+    "output.dense": "ffn_output",
+    "output.LayerNorm": "full_layer_layer_norm",
+}
+
+
+def albert_config_from_bert(config: BertConfig) -> AlbertConfig:
+    """The ``AlbertConfig`` of a BERT: E = H, one group per layer (use with ``always_project=False``)."""
+    return AlbertConfig(
+        vocab_size=config.vocab_size, embedding_size=config.hidden_size, hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers, num_hidden_groups=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
+        hidden_act=config.hidden_act, hidden_dropout_prob=config.hidden_dropout_prob,
+        attention_probs_dropout_prob=config.attention_probs_dropout_prob,
+        max_position_embeddings=config.max_position_embeddings, type_vocab_size=config.type_vocab_size,
+        initializer_range=config.initializer_range, layer_norm_eps=config.layer_norm_eps,
+        pad_token_id=config.pad_token_id)
+
+
+def rename_bert_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A ``transformers.BertModel`` state dict under this module's (= AlbertModel's) names."""
+    renamed = {}
+    for name, tensor in state_dict.items():
+        if name.startswith("encoder.layer."):
+            index, rest = name[len("encoder.layer."):].split(".", 1)
+            module, kind = rest.rsplit(".", 1)
+            name = f"encoder.albert_layer_groups.{index}.albert_layers.0.{_BERT_LAYER_NAMES[module]}.{kind}"
+        elif name.startswith("pooler.dense."):
+            name = "pooler." + name[len("pooler.dense."):]
+        renamed[name] = tensor
+    return renamed
 
 
 def test_bert_is_the_same_code_without_projection_or_sharing():

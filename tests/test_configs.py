@@ -1,4 +1,4 @@
-"""Exact parameter counts from albert-facts.md (paper Table 1 reproduced from code)."""
+"""Exact parameter counts of the paper's Table 1 models (arXiv:1909.11942v6), computed from configs."""
 
 import pytest
 import torch

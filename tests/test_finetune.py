@@ -3,7 +3,6 @@
 Everything runs on a tiny ALBERT saved into a temporary folder: no download, no network, seconds.
 """
 
-import json
 import socket
 
 import datasets
@@ -44,15 +43,6 @@ def no_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-
-
-@pytest.fixture
-def one_thread():
-    """Tiny models train fastest on one thread (and do not stall when other jobs share the CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def toy_splits(n_train=96, n_eval=32, seed=0):
@@ -210,29 +200,6 @@ def test_epochs_for_gives_small_subsets_enough_steps():
 # --- training -----------------------------------------------------------------------------------
 
 
-def test_optimizer_excludes_bias_and_layernorm_from_decay(tiny_dir):
-    _, model = finetune.load_classifier(tiny_dir)
-    decay, no_decay = finetune.make_optimizer(model, lr=1e-3, weight_decay=0.01).param_groups
-    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
-    assert all(p.ndim == 2 for p in decay["params"])
-    total = sum(1 for p in model.parameters())
-    assert len(decay["params"]) + len(no_decay["params"]) == total
-
-
-def test_schedule_warms_up_then_decays_to_zero():
-    param = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([param], lr=1.0)
-    scheduler = finetune.linear_warmup_decay(optimizer, warmup_steps=4, total_steps=10)
-    rates = []
-    for _ in range(10):
-        rates.append(scheduler.get_last_lr()[0])
-        optimizer.step()
-        scheduler.step()
-    assert rates[:4] == [0.25, 0.5, 0.75, 1.0]
-    assert rates[4] == 1.0 and rates[-1] == pytest.approx(1 / 6)
-    assert scheduler.get_last_lr()[0] == 0.0
-
-
 def test_training_learns_toy_task_and_keeps_best_epoch(tiny_dir, one_thread):
     torch.manual_seed(0)
     tokenizer, model = finetune.load_classifier(tiny_dir)
@@ -269,17 +236,6 @@ def test_sentiment_metrics_names_models_plainly():
     assert record["label_efficiency"]["pretrained"] == [
         {"labels": 100, "test_accuracy": 0.6}, {"labels": 1000, "test_accuracy": 0.7}]
     assert record["model"] == "checkpoints/tiny-albert"
-
-
-def test_write_json_is_atomic_and_leaves_no_temp_files(tmp_path):
-    path = tmp_path / "runs" / "metrics.json"
-    finetune.write_json(path, {"a": 1})
-    finetune.write_json(path, {"b": np.float64(0.5).item()})
-    assert json.loads(path.read_text()) == {"b": 0.5}
-    with pytest.raises(TypeError):
-        finetune.write_json(path, {"c": object()})  # not serialisable: fails mid-write
-    assert json.loads(path.read_text()) == {"b": 0.5}  # the old file is intact
-    assert [p.name for p in path.parent.iterdir()] == ["metrics.json"]
 
 
 def test_saved_classifier_round_trips_through_pipeline(tiny_dir, tmp_path):

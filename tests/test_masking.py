@@ -10,12 +10,6 @@ from hypothesis import strategies as st
 
 from helpers.data import load_corpus
 from helpers.masking import IGNORE_INDEX, NgramMasker, group_words, ngram_probabilities
-from helpers.tokenizer import train_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return train_tokenizer(load_corpus()["text"][:3000], vocab_size=1000)
 
 
 @pytest.fixture(scope="module")

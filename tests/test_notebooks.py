@@ -80,3 +80,16 @@ def test_badges_and_bootstrap_agree_with_pyproject():
     result = subprocess.run([sys.executable, str(repo_root() / "tools" / "sync_urls.py"), "--check"],
                             capture_output=True, text=True)
     assert result.returncode == 0, f"run `make sync-urls`: {result.stdout}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_stored_outputs_read_well_after_the_run(path):
+    """No widget that cannot be redrawn from the file, no progress bar frozen mid-way."""
+    nb = json.loads(path.read_text())
+    assert "widgets" not in nb["metadata"], "execute with tools/execute_notebook.py (no widget state)"
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            assert "application/vnd.jupyter.widget-view+json" not in data, _source(cell)[:80]
+            text = "".join(output.get("text", "")) + "".join(data.get("text/plain", ""))
+            assert not re.search(r"[: ]\d{1,2}%\|", text), f"a frozen progress bar in: {text[:120]}"

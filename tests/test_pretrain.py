@@ -15,10 +15,19 @@ from transformers import (
     pipeline,
 )
 
+from helpers import checkpoints as ck
+from helpers import files
 from helpers import pretrain as pt
 from helpers.data import load_corpus
-from helpers.pretraining_data import held_out_texts
-from helpers.tokenizer import train_tokenizer
+from helpers.pretraining import (
+    PretrainConfig,
+    PretrainingLoss,
+    init_pretraining_model,
+    train_loop,
+)
+from helpers.pretraining_data import PretrainingData, held_out_texts
+from helpers.runtime import SHIPPED_CHECKPOINT
+from helpers.training import make_optimizer, warmup_linear_decay
 
 TINY = dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_attention_heads=2,
             intermediate_size=64, max_length=32, batch_size=8, eval_every=0, save_every=3,
@@ -27,28 +36,23 @@ TINY_FLAGS = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
 
 
 @pytest.fixture(scope="module")
-def tok():
-    return train_tokenizer(load_corpus()["text"][:2000], vocab_size=1000)
-
-
-@pytest.fixture(scope="module")
 def data(tok):
-    config = pt.PretrainConfig(**TINY)
-    return pt.PretrainingData(tok, config, texts=load_corpus()["text"][:400],
+    config = PretrainConfig(**TINY)
+    return PretrainingData(tok, config, texts=load_corpus()["text"][:400],
                               eval_texts=held_out_texts()[:80])
 
 
 def run(tok, data, out, **kw):
-    config = pt.PretrainConfig(**{**TINY, **kw.pop("config", {})})
+    config = PretrainConfig(**{**TINY, **kw.pop("config", {})})
     return pt.pretrain(config, out, tokenizer=tok, data=data, progress=False, **kw)
 
 
 def test_gathered_loss_equals_transformers_loss(tok, data):
-    config = pt.PretrainConfig(**TINY)
-    model = pt.build_model(config, tok).eval()
+    config = PretrainConfig(**TINY)
+    model = init_pretraining_model(config, tok).eval()
     examples, batches = data.epoch_batches(0)
     batch = data.collate(examples, batches[0], (0, 0, 0))
-    ours, stats = pt.PretrainingModel(model)(**batch)
+    ours, stats = PretrainingLoss(model)(**batch)
     reference = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                       token_type_ids=batch["token_type_ids"], labels=batch["labels"],
                       sentence_order_label=batch["sentence_label"]).loss
@@ -57,21 +61,14 @@ def test_gathered_loss_equals_transformers_loss(tok, data):
 
 
 def test_a_batch_without_masked_tokens_gives_a_finite_loss(tok, data):
-    config = pt.PretrainConfig(**TINY)
-    model = pt.build_model(config, tok)
+    config = PretrainConfig(**TINY)
+    model = init_pretraining_model(config, tok)
     examples, batches = data.epoch_batches(0)
     batch = data.collate(examples, batches[0], (0, 0, 0))
     batch["labels"].fill_(-100)
-    loss, stats = pt.PretrainingModel(model)(**batch)
+    loss, stats = PretrainingLoss(model)(**batch)
     loss.backward()  # the graph still reaches the parameters
     assert torch.isfinite(loss) and stats["mlm_count"] == 0
-
-
-def test_warmup_then_linear_decay():
-    factors = [pt.warmup_linear_decay(s, 100, 10) for s in range(101)]
-    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
-    assert factors[10] == pytest.approx(1.0) and factors[100] == 0.0
-    assert all(a >= b for a, b in zip(factors[10:], factors[11:], strict=False))
 
 
 def test_training_lowers_the_loss_and_checkpoint_round_trips(tok, data, tmp_path):
@@ -83,7 +80,7 @@ def test_training_lowers_the_loss_and_checkpoint_round_trips(tok, data, tmp_path
     files = {p.name for p in out.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "pretrain_config.json",
             "training_log.json"} <= files
-    assert pt.STATE_FILE not in files  # keep_state=False: a small folder
+    assert ck.STATE_FILE not in files  # keep_state=False: a small folder
     # The same weights come back through every Auto class, with no conversion.
     batch = tok(["a fine film [MASK] ."], return_tensors="pt")
     reloaded = AlbertForPreTraining.from_pretrained(out).eval()
@@ -107,7 +104,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(tok, data, tmp_p
     straight = run(tok, data, tmp_path / "a", config=steps)
     first = run(tok, data, tmp_path / "b", config=steps, stop_after=3)
     assert first.stopped_early and first.step == 3
-    assert (tmp_path / "b" / pt.STATE_FILE).exists()
+    assert (tmp_path / "b" / ck.STATE_FILE).exists()
     resumed = run(tok, data, tmp_path / "b", config=steps)
     assert resumed.step == 8 and not resumed.stopped_early
     for (name, p), q in zip(straight.model.state_dict().items(),
@@ -133,7 +130,7 @@ def test_an_epoch_shorter_than_the_first_does_not_stall_training(tok, data, monk
     steps_per_epoch = len(original(data, 0)[1])
     result = run(tok, data, None, config=dict(max_steps=2 * steps_per_epoch + 1))
     assert result.step == 2 * steps_per_epoch + 1
-    assert [epoch for epoch, _ in result.seen_batches].count(1) == steps_per_epoch
+    assert calls.count(1) == 1 and calls[-1] == 2  # epoch 1 topped up to full length, then epoch 2
 
 
 def test_resume_refuses_a_different_config(tok, data, tmp_path):
@@ -146,7 +143,7 @@ def test_dropout_reaches_the_model_and_the_command_line(tok):
     _, config = pt.parse_args(["--out", "x", "--dropout", "0.1"])
     albert = config.albert_config(tok)
     assert albert.hidden_dropout_prob == albert.attention_probs_dropout_prob == 0.1
-    assert pt.PretrainConfig().albert_config(tok).hidden_dropout_prob == 0.0  # ALBERT v2
+    assert PretrainConfig().albert_config(tok).hidden_dropout_prob == 0.0  # ALBERT v2
 
 
 def test_pretraining_dropout_is_kept_for_fine_tuning(tok, data, tmp_path):
@@ -154,7 +151,7 @@ def test_pretraining_dropout_is_kept_for_fine_tuning(tok, data, tmp_path):
     run(tok, data, out, config=dict(max_steps=2, dropout=0.1))
     for_use = AlbertConfig.from_pretrained(out)  # what from_pretrained gives a fine-tuning run
     assert for_use.hidden_dropout_prob == for_use.attention_probs_dropout_prob == 0.1
-    recorded = json.loads((out / pt.CONFIG_FILE).read_text())
+    recorded = json.loads((out / ck.CONFIG_FILE).read_text())
     assert recorded["dropout"] == 0.1
 
 
@@ -172,9 +169,9 @@ def test_a_checkpoint_saved_with_dropout_0_in_config_json_resumes_with_its_dropo
 def test_a_run_saved_before_a_config_field_existed_still_resumes(tok, data, tmp_path):
     out = tmp_path / "old"
     run(tok, data, out, config=dict(max_steps=4), stop_after=2)
-    state = torch.load(out / pt.STATE_FILE, weights_only=False)
+    state = torch.load(out / ck.STATE_FILE, weights_only=True)  # plain values and tensors only
     del state["config"]["dropout"]  # as written before the field was added
-    torch.save(state, out / pt.STATE_FILE)
+    torch.save(state, out / ck.STATE_FILE)
     assert run(tok, data, out, config=dict(max_steps=4)).step == 4
 
 
@@ -191,13 +188,13 @@ def test_a_crash_mid_save_leaves_the_previous_checkpoint(tok, data, tmp_path, mo
             raise OSError("simulated crash")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(pt.os, "replace", crash_on_second_rename)
-    config = pt.PretrainConfig(**{**TINY, "max_steps": 2})
+    monkeypatch.setattr(files.os, "replace", crash_on_second_rename)
+    config = PretrainConfig(**{**TINY, "max_steps": 2})
     with pytest.raises(OSError, match="simulated"):
-        pt.save_checkpoint(out, result.model, tok, config)
-    monkeypatch.setattr(pt.os, "replace", real_replace)
+        ck.save_checkpoint(out, result.model, tok, config)
+    monkeypatch.setattr(files.os, "replace", real_replace)
     assert not out.exists()
-    pt.recover_checkpoint(out)
+    ck.recover_checkpoint(out)
     after = AlbertForPreTraining.from_pretrained(out).state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not list(tmp_path.glob(".d.tmp-*"))
@@ -205,26 +202,41 @@ def test_a_crash_mid_save_leaves_the_previous_checkpoint(tok, data, tmp_path, mo
 
 def test_cli_two_processes_with_accelerate(tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` gives two gloo processes on a CPU."""
-    out, ranks = tmp_path / "ckpt", tmp_path / "ranks"
+    out = tmp_path / "ckpt"
     env = {**os.environ, "ALBERT_REPO_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1",
            "ALBERT_DATA_DIR": str(Path(__file__).resolve().parent.parent / "data" / "cache"),
            "ACCELERATE_USE_CPU": "false"}
     launcher = Path(sys.executable).with_name("accelerate")
     cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "helpers.pretrain",
-           "--out", str(out), "--max-steps", "4", "--quiet", "--rank-report", str(ranks),
-           "--threads", "1", *TINY_FLAGS]
+           "--out", str(out), "--max-steps", "4", "--quiet", "--threads", "1", *TINY_FLAGS]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parent.parent)
     assert done.returncode == 0, done.stderr[-3000:]
-    reports = [json.loads((ranks / f"rank-{r}.json").read_text()) for r in (0, 1)]
-    assert [r["world_size"] for r in reports] == [2, 2]
-    assert all(r["finished"] and r["steps"] == 4 for r in reports)
-    seen = [{tuple(b) for b in r["batches"]} for r in reports]
-    assert len(seen[0]) == len(seen[1]) == 4 and not seen[0] & seen[1]  # different shards
+    summary = json.loads(done.stdout.strip().splitlines()[-1])  # printed by the main process only
+    assert summary["world_size"] == 2 and summary["step"] == 4
     model = AutoModelForMaskedLM.from_pretrained(out)
     assert model.config.hidden_size == TINY["hidden_size"]
-    assert '"world_size": 2' in done.stdout
+
+
+def test_every_process_trains_on_its_own_shard(tok, data):
+    view = data.with_config(PretrainConfig(**{**TINY, "max_steps": 6}))
+    shards = [{tuple(b) for b in view.epoch_batches(0, rank, 2)[1]} for rank in (0, 1)]
+    assert len(shards[0]) == len(shards[1]) == view.steps_per_epoch(0, 2) and not shards[0] & shards[1]
+    assert [step for step, _ in view.training_batches(rank=1, world_size=2)] == list(range(6))
+
+
+def test_the_notebook_loop_gives_the_same_model_as_the_command_line_run(tok, data):
+    """Notebook 04 drives train_loop by hand; pretrain() runs the same loop under Accelerate."""
+    config = PretrainConfig(**{**TINY, "max_steps": 5})
+    by_cli = run(tok, data, None, config=dict(max_steps=5))
+    model = init_pretraining_model(config, tok)
+    optimizer = make_optimizer(model, config.learning_rate, config.weight_decay)
+    scheduler = warmup_linear_decay(optimizer, config.warmup_steps, config.max_steps)
+    train_loop(PretrainingLoss(model), optimizer, scheduler, data.with_config(config).training_batches(),
+               config.max_grad_norm)
+    for (name, p), q in zip(model.state_dict().items(), by_cli.model.state_dict().values(), strict=True):
+        assert torch.equal(p, q), name
 
 
 def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
@@ -232,7 +244,7 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
     from helpers.data import WHEEL_SHA256
     from helpers.tokenizer import check_special_ids
 
-    path = pt.SHIPPED_CHECKPOINT
+    path = SHIPPED_CHECKPOINT
     assert (path / "model.safetensors").is_file() and not (path / "training_state.pt").exists()
     masked_lm = AutoModelForMaskedLM.from_pretrained(path)
     classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)
@@ -240,11 +252,11 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
                        masked_lm.albert.embeddings.word_embeddings.weight)
     fill = pipeline("fill-mask", model=str(path), top_k=2)
     assert len(fill("a [MASK] film.")) == 2
-    model, tokenizer = pt.load_pretrained(path)
+    model, tokenizer = ck.load_pretrained(path)
     check_special_ids(tokenizer)
     card = (path / "README.md").read_text()
     assert "python -m helpers.pretrain" in card and WHEEL_SHA256 in card
-    saved = pt.PretrainConfig.from_dict(json.loads((path / "pretrain_config.json").read_text()))
+    saved = PretrainConfig.from_dict(json.loads((path / "pretrain_config.json").read_text()))
     assert model.config.hidden_size == saved.hidden_size
     command = next(line for line in card.splitlines() if line.startswith("python -m helpers.pretrain"))
     _, from_command = pt.parse_args(shlex.split(command)[3:])

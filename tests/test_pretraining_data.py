@@ -9,17 +9,10 @@ from helpers.pretraining_data import (
     PretrainingCollator,
     build_examples,
     held_out_texts,
-    length_grouped_batches,
     shard,
     tokenize_documents,
     top_up,
 )
-from helpers.tokenizer import train_tokenizer
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return train_tokenizer(load_corpus()["text"][:3000], vocab_size=1000)
 
 
 @pytest.fixture(scope="module")
@@ -114,15 +107,6 @@ def test_collator_pads_dynamically_and_masks(tok, documents):
     assert (batch["token_type_ids"][pad] == 0).all()
     assert (batch["labels"] != IGNORE_INDEX).sum(dim=1).min() >= 1
     assert batch["sentence_label"].tolist() == [e.label for e in examples]
-
-
-def test_length_grouped_batches_cover_everything_once():
-    lengths = np.random.default_rng(0).integers(5, 100, size=1000)
-    batches = length_grouped_batches(lengths, 32, seed=0, group_factor=4)
-    flat = [i for b in batches for i in b]
-    assert sorted(flat) == list(range(1000))
-    spread = np.mean([np.ptp(lengths[b]) for b in batches if len(b) == 32])
-    assert spread < np.ptp(lengths) / 2  # grouped batches are much more uniform
 
 
 def test_shards_are_disjoint_and_equal():

@@ -80,12 +80,11 @@ def test_wrong_special_ids_are_rejected():
 
 def test_load_or_train_caches(monkeypatch, tmp_path, texts):
     monkeypatch.setenv("ALBERT_REPO_ROOT", str(tmp_path))
-    monkeypatch.setattr(tk, "SHIPPED_TOKENIZER_DIR", tmp_path / "none")
     small = texts[:500]
-    first = tk.load_or_train_tokenizer(300, texts=small)
+    first = tk.load_or_train_tokenizer(300, texts=small, shipped_dir=tmp_path / "none")
     cached = list((tmp_path / "runs" / "tokenizers").iterdir())
     assert len(cached) == 1 and (cached[0] / "tokenizer.json").exists()
-    second = tk.load_or_train_tokenizer(300, texts=small)
+    second = tk.load_or_train_tokenizer(300, texts=small, shipped_dir=tmp_path / "none")
     assert second.get_vocab() == first.get_vocab()
 
 

@@ -16,11 +16,14 @@ from nbclient import NotebookClient
 
 def execute(path: Path, timeout: int) -> float:
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    # No widget state in the file: a finished progress bar leaves a text line
+    # (helpers.progress), and stored widget state only shows as "model not found" later.
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, path)
     return elapsed
 

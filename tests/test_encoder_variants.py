@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-import helpers.ablation
+import helpers.encoder_variants
 import helpers.tokenizer
-from helpers.ablation import (
-    PAPER_TABLE_3,
-    PAPER_TABLE_4,
+from helpers.albert import ScratchAlbertModel
+from helpers.configs import PAPER_TABLE_3, PAPER_TABLE_4, paper_parameter_table, show_counts
+from helpers.encoder_variants import (
     Budget,
     Variant,
     build_data,
@@ -20,19 +20,16 @@ from helpers.ablation import (
     layer_transitions,
     pack_blocks,
     paired_difference,
-    paper_parameter_table,
-    plot_comparison,
     prepare_experiment,
     results_table,
     run_variants,
-    show_counts,
     tiny_config,
     train_variant,
     unigram_log_probs,
     unigram_loss,
 )
-from helpers.albert import ScratchAlbertModel
 from helpers.masking import IGNORE_INDEX
+from helpers.plots import plot_comparison
 from helpers.tokenizer import train_tokenizer
 
 WORDS = ("the film is a quiet and moving story about love loss and time but the plot "
@@ -178,8 +175,8 @@ def test_start_from_unigram(data):
 
 
 def test_prepare_experiment(monkeypatch, tokenizer):
-    monkeypatch.setattr(helpers.tokenizer, "load_or_train_tokenizer", lambda **kwargs: tokenizer)
-    monkeypatch.setattr(helpers.ablation, "prepare_data",
+    monkeypatch.setattr(helpers.encoder_variants, "load_or_train_tokenizer", lambda **kwargs: tokenizer)
+    monkeypatch.setattr(helpers.encoder_variants, "prepare_data",
                         lambda tok, budget: build_data(sentences(300, 1), sentences(60, 2), tok, budget))
     threads = torch.get_num_threads()
     try:

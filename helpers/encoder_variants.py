@@ -10,7 +10,7 @@ The recipe, the same for every variant so that only the architecture differs:
 * **Masking.** ALBERT's n-gram whole-word masking (``helpers.masking.NgramMasker``). Every
   training batch and its masks are drawn *once* from a fixed seed (:meth:`MLMData.batches`)
   and replayed for every variant; the held-out blocks are masked once, also from a fixed seed.
-* **Training.** AdamW with warm-up and linear decay (``helpers.finetune``), gradient clipping,
+* **Training.** AdamW with warm-up and linear decay (``helpers.training``), gradient clipping,
   the same seed for every variant's initialisation. The MLM output bias starts at the log
   training-token frequencies (:func:`unigram_log_probs`), so every variant starts at the
   unigram reference below and the short budget goes into learning to use the context. (From
@@ -26,7 +26,8 @@ The recipe, the same for every variant so that only the architecture differs:
 predicts the training-token frequencies. A variant below it has learned to use the context.
 
 In a notebook: ``experiment = prepare_experiment()``, ``results = run_variants(variants,
-experiment.data, experiment.budget)``, then :func:`plot_comparison` and :func:`results_table`.
+experiment.data, experiment.budget)``, then ``helpers.plots.plot_comparison`` and
+:func:`results_table`. :func:`train_variant` is written out in notebook 02.
 """
 
 from __future__ import annotations
@@ -35,56 +36,23 @@ import multiprocessing
 import os
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from transformers import AlbertConfig
 
 from helpers.albert import ScratchAlbertForMaskedLM
 from helpers.configs import count_parameters
-from helpers.finetune import linear_warmup_decay, make_optimizer
+from helpers.data import load_corpus, load_sentiment
 from helpers.masking import IGNORE_INDEX, NgramMasker
-
-# Paper parameter columns (arXiv:1909.11942v6), ALBERT-base shape (L = 12, H = 768, V = 30,000).
-# Keys: (sharing strategy, E) -> millions as printed.
-PAPER_TABLE_3 = {("not-shared", 64): 87, ("not-shared", 128): 89, ("not-shared", 256): 93,
-                 ("not-shared", 768): 108, ("all-shared", 64): 10, ("all-shared", 128): 12,
-                 ("all-shared", 256): 16, ("all-shared", 768): 31}
-PAPER_TABLE_4 = {("all-shared", 768): 31, ("shared-attention", 768): 83, ("shared-ffn", 768): 57,
-                 ("not-shared", 768): 108, ("all-shared", 128): 12, ("shared-attention", 128): 64,
-                 ("shared-ffn", 128): 38, ("not-shared", 128): 89}
-
-
-def paper_parameter_table(paper: Mapping[tuple[str, int], int]):
-    """Exact counts for the paper's ablation rows next to the figure the paper prints.
-
-    Each model is ALBERT-base with embedding size E and the row's sharing, built on the ``meta``
-    device (no memory). As in the official TF code there is no E -> H projection when E == H.
-    The paper does not say whether its counts include the pooler (H^2 + H = 590,592), so both
-    are shown, rounded to millions, with the convention(s) that reproduce the paper's figure.
-    """
-    import pandas as pd
-
-    from helpers.albert import ScratchAlbertModel
-    from helpers.configs import albert_config
-
-    rows = []
-    for (sharing, embedding_size), printed in paper.items():
-        with torch.device("meta"):
-            model = ScratchAlbertModel(albert_config("ALBERT-base", embedding_size=embedding_size),
-                                       sharing=sharing, always_project=False)
-        total = count_parameters(model)
-        without_pooler = total - count_parameters(model.pooler)
-        matches = [name for name, count in (("with pooler", total), ("without pooler", without_pooler))
-                   if round(count / 1e6) == printed]
-        rows.append({"sharing": sharing, "E": embedding_size, "parameters": total,
-                     "without pooler": without_pooler, "paper (M)": printed,
-                     "paper = rounded count": " and ".join(matches) or "no"})
-    return pd.DataFrame(rows)
+from helpers.progress import ProgressBar
+from helpers.tokenizer import load_or_train_tokenizer
+from helpers.training import make_optimizer, warmup_linear_decay
 
 
 @dataclass(frozen=True)
@@ -92,10 +60,10 @@ class Budget:
     """What every variant gets: the same steps, batches, learning rate and seed.
 
     The defaults train one variant of the tiny encoder in about 50 s on one CPU core (four of
-    them in about 100 s on two cores, see :func:`run_variants`), and every variant of notebooks 02 and 03 ends clearly below the unigram reference. At this
-    compute, 16-block batches learned faster than fewer 32-block ones.
+    them in about 100 s on two cores, see :func:`run_variants`), and every variant of notebooks
+    02 and 03 ends below the unigram reference. At this compute, 16-block batches learned faster
+    than fewer 32-block ones.
     """
-
     steps: int = 500
     batch_size: int = 16
     seq_len: int = 64
@@ -137,7 +105,6 @@ def pack_blocks(texts: Sequence[str], tokenizer, seq_len: int) -> torch.Tensor:
 @dataclass
 class MLMData:
     """Packed training blocks and a fixed, already-masked held-out set."""
-
     train_blocks: torch.Tensor  # (N, T)
     heldout_inputs: torch.Tensor  # (M, T), masked
     heldout_labels: torch.Tensor  # (M, T), -100 where not masked
@@ -170,8 +137,6 @@ class MLMData:
 
 def prepare_data(tokenizer, budget: Budget = Budget()) -> MLMData:
     """The project's data: the pretraining corpus, and the validation snippets held out."""
-    from helpers.data import load_corpus, load_sentiment
-
     return build_data(load_corpus()["text"], load_sentiment()["validation"]["text"], tokenizer, budget)
 
 
@@ -190,7 +155,6 @@ def build_data(train_texts: Sequence[str], heldout_texts: Sequence[str], tokeniz
 @dataclass
 class Experiment:
     """What every comparison in notebooks 02 and 03 shares: tokenizer, data, budget, reference."""
-
     tokenizer: Any
     budget: Budget
     data: MLMData
@@ -216,8 +180,6 @@ def prepare_experiment(budget: Budget = Budget(), threads: int | None = 1) -> Ex
     faster when other programs share the CPU (threads then wait for each other). ``None``
     leaves PyTorch's setting alone.
     """
-    from helpers.tokenizer import load_or_train_tokenizer
-
     if threads is not None:
         torch.set_num_threads(threads)
     tokenizer = load_or_train_tokenizer(prefer_shipped=False)  # trained on the corpus, not the checkpoint's
@@ -262,7 +224,6 @@ def heldout_loss(model: ScratchAlbertForMaskedLM, data: MLMData, batch_size: int
 @dataclass(frozen=True)
 class Variant:
     """One architecture to compare: a config plus the from-scratch model's sharing options."""
-
     config: AlbertConfig
     sharing: str | None = None
     always_project: bool = True
@@ -299,7 +260,7 @@ def train_variant(name: str, variant: Variant, data: MLMData, budget: Budget,
             model.predictions.bias.copy_(unigram_log_probs(data))
     model.train()
     optimizer = make_optimizer(model, budget.learning_rate)
-    scheduler = linear_warmup_decay(optimizer, budget.warmup_steps, budget.steps)
+    scheduler = warmup_linear_decay(optimizer, budget.warmup_steps, budget.steps)
     eval_steps, train_losses = [0], []
     heldout = [heldout_loss(model, data)]
     start = time.perf_counter()
@@ -346,15 +307,22 @@ def run_variants(variants: Mapping[str, Variant], data: MLMData, budget: Budget 
     """
     batches = data.batches(budget)
     workers = min(len(variants), default_workers() if workers is None else workers)
+    bar = ProgressBar(len(variants), f"training {len(variants)} variants ({workers} at a time)",
+                      disable=not verbose, unit="variant")
     if workers > 1:
         # "spawn" starts clean interpreters: safe under Jupyter, macOS and Windows alike.
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {name: pool.submit(_train_in_worker, name, variant, data, budget, batches)
                        for name, variant in variants.items()}
+            for _ in as_completed(futures.values()):
+                bar.update()
             results = {name: future.result() for name, future in futures.items()}
     else:
-        results = {name: train_variant(name, variant, data, budget, batches)
-                   for name, variant in variants.items()}
+        results = {}
+        for name, variant in variants.items():
+            results[name] = train_variant(name, variant, data, budget, batches)
+            bar.update()
+    bar.close()
     if verbose:
         for name, result in results.items():
             print(f"{name:<22} {result.parameters:>10,} parameters  held-out loss "
@@ -385,8 +353,6 @@ def results_table(results: Mapping[str, VariantResult], baseline: str | None = N
     With ``baseline`` (a key of ``results``), two more columns: each variant's final loss minus
     the baseline's and the bootstrap standard error of that difference (:func:`paired_difference`).
     """
-    import pandas as pd
-
     rows = []
     for name, r in results.items():
         row = {"variant": name, "parameters": r.parameters,
@@ -398,59 +364,6 @@ def results_table(results: Mapping[str, VariantResult], baseline: str | None = N
             row["std. error"] = round(error, 3)
         rows.append({**row, "train seconds": round(r.seconds, 1)})
     return pd.DataFrame(rows).set_index("variant")
-
-
-def plot_heldout_curves(results: Mapping[str, VariantResult], ax=None, reference: float | None = None,
-                        skip_first: bool = False):
-    """Held-out MLM loss against training steps, one line per variant.
-
-    ``skip_first`` leaves out step 0 (the loss at initialisation): useful when a model starts at
-    ln V, which would squash the interesting part of the y axis.
-    """
-    from helpers.plots import plot_curves
-
-    first = 1 if skip_first else 0
-    curves = {name: (r.eval_steps[first:], r.heldout_losses[first:]) for name, r in results.items()}
-    hlines = {"unigram (no context)": reference} if reference is not None else None
-    return plot_curves(curves, "training step", "held-out MLM loss", ax=ax, hlines=hlines)
-
-
-def plot_loss_vs_parameters(results: Mapping[str, VariantResult], ax=None, reference: float | None = None,
-                            title: str | None = None):
-    """Final held-out loss against encoder parameters (log scale), one labelled point per variant."""
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 3.5), layout="constrained")
-    for name, r in results.items():
-        ax.scatter(r.parameters, r.final_loss, s=40)
-        ax.annotate(name, (r.parameters, r.final_loss), textcoords="offset points", xytext=(5, 4),
-                    fontsize="small")
-    if reference is not None:
-        ax.axhline(reference, linestyle="--", color="grey", linewidth=1)
-        ax.annotate("unigram (no context)", (0.01, reference), xycoords=("axes fraction", "data"),
-                    va="bottom", fontsize="small", color="grey")
-    ax.set_xscale("log")
-    ax.margins(x=0.2)  # room for the labels of the outermost points
-    ax.set_xlabel("encoder parameters (log scale)")
-    ax.set_ylabel("held-out MLM loss after training")
-    ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title)
-    return ax
-
-
-def plot_comparison(results: Mapping[str, VariantResult], reference: float | None = None,
-                    title: str = "after the same budget"):
-    """The two-panel figure of notebooks 02 and 03: loss curves, and final loss vs parameters."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 3.8), layout="constrained")
-    plot_heldout_curves(results, ax=axes[0], reference=reference)
-    axes[0].set_title("held-out MLM loss while training")
-    axes[0].legend(fontsize="small")
-    plot_loss_vs_parameters(results, ax=axes[1], reference=reference, title=title)
-    return fig
 
 
 @torch.no_grad()
@@ -483,8 +396,3 @@ def layer_transitions(model, input_ids: torch.Tensor,
         l2.append(token_mean(distance))
         angle.append(token_mean(torch.rad2deg(torch.arccos(cosine))))
     return {"l2": np.array(l2), "angle": np.array(angle), "norm": np.array(norm)}
-
-
-def show_counts(frame, columns: Sequence[str] = ("parameters", "without pooler")) -> str:
-    """``frame`` as plain text, thousands separators in the count columns (stable for nbval)."""
-    return frame.to_string(index=False, formatters={c: "{:,}".format for c in columns if c in frame})
