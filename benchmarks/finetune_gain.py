@@ -1,17 +1,24 @@
 """Does a pretrained checkpoint fine-tune better than the same architecture from random weights?
 
-For each learning rate and seed, fine-tunes the checkpoint and a randomly initialised copy of its
-architecture on the sentiment training split with notebook 05's recipe (AdamW, 10% warm-up then
-linear decay, batch 32, max length 64, length-grouped batches, best validation epoch kept, the
-encoder dropout of the checkpoint's config.json unless --dropout is given), then scores both
-once on the test split. The seed sets the random weights (head, and the whole model
-for the from-scratch copy) and the batch order; both models of a seed see the same batches.
-One JSON line per run; the gain last: mean over seeds of (pretrained - scratch) test accuracy at
-the learning rate with the best mean validation accuracy per model, with its standard error
-across seeds when there are several.
+For each learning rate, seed and number of training labels, fine-tunes the checkpoint and a
+randomly initialised copy of its architecture on the sentiment training split with notebook 05's
+recipe (AdamW, 10% warm-up then linear decay, batch 32, max length 64, length-grouped batches,
+the encoder dropout of the checkpoint's config.json unless --dropout is given), then scores both
+once on the test split. With all labels the best validation epoch is kept (its validation
+accuracy is recorded too); a subset of labels (``--labels 300 1000``: the class-stratified,
+nested subsets of notebook 05, drawn with seed 0) trains without validation for
+``epochs_for(n, 32, min_steps=150, ...)`` epochs and keeps the last, as the notebook's
+label-efficiency curve does. The seed sets the random weights (head, and the whole model for
+the from-scratch copy) and the batch order; both models of a seed see the same batches.
 
-    python benchmarks/finetune_gain.py                               # the shipped checkpoint
-    python benchmarks/finetune_gain.py --seeds 0 1 2                 # how much is seed noise?
+One JSON line per run, then per label count the mean test accuracy of each model and the gain
+(pretrained - scratch, seed by seed) with its standard error. ``--out`` stores every run with
+the command, machine and wall time (notebook 05 loads ``benchmarks/results/finetune_gain.json``);
+a run already in that file is not repeated, so an interrupted measurement resumes.
+
+    python benchmarks/finetune_gain.py                               # the shipped checkpoint, seed 0
+    python benchmarks/finetune_gain.py --seeds $(seq 0 9) --labels 300 1000 3000 all \\
+        --workers 2 --out benchmarks/results/finetune_gain.json     # what notebook 05 cites
     python benchmarks/finetune_gain.py --model runs/my-run --lr 3e-4 1e-3 --epochs 3
     python benchmarks/finetune_gain.py --dropout 0    # fine-tune both without encoder dropout
 
@@ -21,74 +28,135 @@ Pick a learning rate by the *validation* column; the test column is for the repo
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import multiprocessing
+import shlex
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
 KINDS = ("pretrained", "scratch")
+_CACHE: dict = {}
 
 
-def main(argv=None) -> dict:
-    from transformers import set_seed
+def _prepared(model: str):
+    """Tokenizer, encoded splits and evaluation loaders, built once per process."""
+    if model not in _CACHE:
+        from helpers.data import load_sentiment
+        from helpers.finetune import load_classifier, make_loader, tokenize_splits
 
-    from helpers.data import load_sentiment
+        tokenizer, _ = load_classifier(model)
+        sentiment = load_sentiment()
+        encoded = tokenize_splits(sentiment, tokenizer, max_length=64)
+        _CACHE[model] = dict(
+            tokenizer=tokenizer, encoded=encoded, labels=sentiment["train"]["label"],
+            val=make_loader(encoded["validation"], tokenizer, 32, group_by_length=True),
+            test=make_loader(encoded["test"], tokenizer, 32, group_by_length=True))
+    return _CACHE[model]
+
+
+def run_one(task: dict, threads: int | None = None) -> dict:
+    """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout)."""
+    import torch
+
     from helpers.finetune import (
         accuracy,
         best_epoch,
-        default_model_dir,
+        epochs_for,
         load_classifier,
         make_loader,
+        nested_subsets,
         predict_proba,
-        tokenize_splits,
         train_classifier,
     )
+    from helpers.runtime import quiet, set_seed
+
+    if threads:
+        torch.set_num_threads(threads)
+    quiet()
+    data = _prepared(task["model"])
+    train_set, val, epochs = data["encoded"]["train"], data["val"], task["epochs"]
+    if task["labels"] != "all":
+        rows = nested_subsets(data["labels"], [task["labels"]], seed=0)[task["labels"]]
+        train_set, val = train_set.select(rows), None
+        epochs = epochs_for(task["labels"], 32, min_steps=150, max_epochs=20, min_epochs=task["epochs"])
+    train = make_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"],
+                        group_by_length=True)
+    set_seed(task["seed"])
+    _, model = load_classifier(task["model"], pretrained=task["kind"] == "pretrained",
+                               dropout=task["dropout"])
+    start = time.perf_counter()
+    history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
+    validation = best_epoch(history)["val_accuracy"] if val is not None else None
+    row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
+    return {**row, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
+            "validation": None if validation is None else round(validation, 4),
+            "test": round(accuracy(*predict_proba(model, data["test"])), 4),
+            "seconds": round(time.perf_counter() - start)}
+
+
+def summarize(rows: list[dict]) -> list[str]:
+    """Per label count and learning rate: mean test accuracy per model and the paired gain."""
+    from helpers.seed_stats import mean_se, paired_difference
+
+    lines = []
+    for labels in dict.fromkeys(r["labels"] for r in rows):
+        for lr in dict.fromkeys(r["lr"] for r in rows):
+            runs = {kind: sorted((r for r in rows if (r["kind"], r["labels"], r["lr"]) == (kind, labels, lr)),
+                                 key=lambda r: r["seed"]) for kind in KINDS}
+            seeds = sorted({r["seed"] for r in runs["pretrained"]} & {r["seed"] for r in runs["scratch"]})
+            test = {kind: [r["test"] for r in runs[kind] if r["seed"] in seeds] for kind in KINDS}
+            if not seeds:
+                continue
+            gain, se = paired_difference(test["pretrained"], test["scratch"])
+            means = "  ".join(f"{kind} {100 * mean_se(test[kind])[0]:.1f}" for kind in KINDS)
+            lines.append(f"labels {labels}, lr {lr:g}, {len(seeds)} seeds: test {means}; "
+                         f"gain {100 * gain:+.1f} +- {100 * se:.1f} points")
+    return lines
+
+
+def main(argv=None) -> dict:
+    from helpers.finetune import default_model_dir
+    from helpers.runtime import repo_root
+    from helpers.seed_stats import StoredRuns
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(default_model_dir()), help="checkpoint folder")
     parser.add_argument("--lr", type=float, nargs="+", default=[3e-4])
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs with all labels (the minimum for subsets)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--labels", nargs="+", default=["all"],
+                        help="training labels per run: 'all' or a number (a nested subset)")
     parser.add_argument("--dropout", type=float, default=None,
                         help="encoder dropout for both models (default: the checkpoint's config.json)")
+    parser.add_argument("--workers", type=int, default=1, help="runs side by side, one thread each")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
     args = parser.parse_args(argv)
+    labels = [value if value == "all" else int(value) for value in args.labels]
 
-    tokenizer, _ = load_classifier(args.model)
-    encoded = tokenize_splits(load_sentiment(), tokenizer, max_length=64)
-    val = make_loader(encoded["validation"], tokenizer, 32, group_by_length=True)
-    test = make_loader(encoded["test"], tokenizer, 32, group_by_length=True)
-    rows = []
-    for lr in args.lr:
-        for seed in args.seeds:
-            for kind in KINDS:
-                train = make_loader(encoded["train"], tokenizer, 32, shuffle=True, seed=seed,
-                                    group_by_length=True)
-                set_seed(seed)
-                _, model = load_classifier(args.model, pretrained=kind == "pretrained",
-                                           dropout=args.dropout)
-                start = time.perf_counter()
-                history = train_classifier(model, train, val, epochs=args.epochs, lr=lr, progress=False)
-                row = {"model": args.model, "kind": kind, "lr": lr, "seed": seed, "epochs": args.epochs,
-                       "dropout": model.config.hidden_dropout_prob,
-                       "validation": round(best_epoch(history)["val_accuracy"], 4),
-                       "test": round(accuracy(*predict_proba(model, test)), 4),
-                       "seconds": round(time.perf_counter() - start)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-
-    def runs(kind, lr):  # in seed order, as trained
-        return [r for r in rows if r["kind"] == kind and r["lr"] == lr]
-
-    best_lr = {kind: max(args.lr, key=lambda lr: statistics.mean(r["validation"] for r in runs(kind, lr)))
-               for kind in KINDS}
-    best_test = {kind: [r["test"] for r in runs(kind, best_lr[kind])] for kind in KINDS}
-    gains = [p - s for p, s in zip(best_test["pretrained"], best_test["scratch"], strict=True)]
-    gain = statistics.mean(gains)
-    spread = (f" +- {100 * statistics.stdev(gains) / len(gains) ** 0.5:.1f} (SE over {len(gains)} seeds)"
-              if len(gains) > 1 else "")
-    print(f"best by validation: pretrained lr {best_lr['pretrained']:g} test "
-          f"{statistics.mean(best_test['pretrained']):.4f}, scratch lr {best_lr['scratch']:g} test "
-          f"{statistics.mean(best_test['scratch']):.4f}; gain {100 * gain:+.1f} points{spread}")
-    return {"rows": rows, "gain": gain, "gains": gains}
+    command = "python benchmarks/finetune_gain.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    runs = StoredRuns(args.out, command, runs=(f"{args.workers} at a time, one torch thread each"
+                                               if args.workers > 1 else "one at a time"))
+    model_path = Path(args.model).resolve()
+    runs.record["model"] = str(model_path.relative_to(repo_root()) if model_path.is_relative_to(repo_root())
+                               else args.model)
+    key = ("kind", "lr", "seed", "labels", "dropout_asked")
+    done = runs.done(*key)
+    tasks = [dict(model=args.model, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
+                  dropout=args.dropout, dropout_asked=args.dropout)
+             for n in labels for lr in args.lr for seed in args.seeds for kind in KINDS]
+    tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
+    if args.workers > 1:
+        # "spawn" starts clean interpreters; one thread each, so the runs do not contend.
+        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for row in pool.map(run_one, tasks, [1] * len(tasks)):
+                runs.add(row)
+    else:
+        for task in tasks:
+            runs.add(run_one(task))
+    for line in summarize(runs.rows):
+        print(line)
+    return runs.record
 
 
 if __name__ == "__main__":

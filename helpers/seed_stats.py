@@ -1,0 +1,96 @@
+"""Claims that compare trained models rest on several seeds, not one run.
+
+One seeded training run is not reproducible across CPUs, GPUs or thread counts (floating-point
+summation order changes the trajectory), so a notebook's live run is one draw from a
+distribution. A benchmark command trains the same recipe under many seeds and stores every
+result (with the command, machine and wall time) under ``benchmarks/results/``; the notebook
+loads that file, states the multi-seed means and differences with standard errors, and checks
+its live run against the spread the seeds produced (:func:`tolerance_band`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from helpers.checkpoints import hardware_summary
+from helpers.data import WHEEL_SHA256
+from helpers.files import write_json
+from helpers.runtime import repo_root
+
+RESULTS_DIR = repo_root() / "benchmarks" / "results"
+
+
+def load_results(name: str) -> dict:
+    """A stored multi-seed measurement, ``benchmarks/results/<name>.json``."""
+    path = RESULTS_DIR / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"no stored measurement {path}: run the command in benchmarks/README.md")
+    return json.loads(path.read_text())
+
+
+def mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and its standard error (sample standard deviation / sqrt(n); 0 for one value)."""
+    values = list(values)
+    if not values:
+        raise ValueError("no values")
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else 0.0
+    return statistics.mean(values), se
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
+    """Mean of ``a[i] - b[i]`` (seed by seed) and its standard error."""
+    if len(a) != len(b):
+        raise ValueError(f"paired values differ in length: {len(a)} and {len(b)}")
+    return mean_se([x - y for x, y in zip(a, b, strict=True)])
+
+
+def tolerance_band(values: Sequence[float], k: float = 4.0) -> tuple[float, float]:
+    """Where one more seeded run is expected to land: mean +- ``k`` sample standard deviations.
+
+    With k = 4 a normally distributed result falls outside about once in 16,000 runs, so a
+    check against this band fails when the behaviour changes, not when the seed or the CPU does.
+    """
+    values = list(values)
+    if len(values) < 3:
+        raise ValueError("a band needs at least three seeds")
+    mean, sd = statistics.mean(values), statistics.stdev(values)
+    return mean - k * sd, mean + k * sd
+
+
+class StoredRuns:
+    """A benchmark's results file: every run so far, with the command, machine and wall time.
+
+    ``add`` appends one run and rewrites the file atomically, so an interrupted benchmark loses at
+    most the runs in flight; started again with the same ``path`` it skips the runs already there
+    (see ``done``). ``path=None`` keeps the runs in memory only.
+    """
+
+    def __init__(self, path: str | Path | None, command: str,
+                 runs: str = "one at a time"):
+        self.path = None if path is None else Path(path)
+        stored = json.loads(self.path.read_text()) if self.path and self.path.exists() else {}
+        self.record = {"command": command, "machine": hardware_summary(), "runs": runs,
+                       "data_sha256": WHEEL_SHA256, "wall_seconds": stored.get("wall_seconds", 0),
+                       "rows": stored.get("rows", [])}
+        self._earlier_seconds = self.record["wall_seconds"]
+        self._started = time.perf_counter()
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.record["rows"]
+
+    def done(self, *keys: str) -> set[tuple]:
+        """The ``keys`` values of every stored run (what a resumed benchmark skips)."""
+        return {tuple(row[key] for key in keys) for row in self.rows}
+
+    def add(self, row: dict) -> None:
+        self.rows.append(row)
+        print(json.dumps(row), flush=True)
+        self.record["wall_seconds"] = round(self._earlier_seconds + time.perf_counter() - self._started)
+        if self.path is not None:
+            write_json(self.path, self.record)

@@ -1,0 +1,61 @@
+"""Multi-seed statistics: means with standard errors, paired differences, tolerance bands."""
+
+import json
+import math
+
+import pytest
+
+from helpers import seed_stats
+from helpers.seed_stats import StoredRuns, load_results, mean_se, paired_difference, tolerance_band
+
+
+def test_mean_and_standard_error():
+    mean, se = mean_se([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and se == pytest.approx(math.sqrt(5 / 3) / 2)
+    assert mean_se([0.7]) == (0.7, 0.0)
+    with pytest.raises(ValueError):
+        mean_se([])
+
+
+def test_paired_difference_is_seed_by_seed():
+    gain, se = paired_difference([0.75, 0.76, 0.74], [0.72, 0.73, 0.71])
+    assert gain == pytest.approx(0.03) and se == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="length"):
+        paired_difference([1.0], [1.0, 2.0])
+
+
+def test_tolerance_band_is_mean_plus_minus_k_sd():
+    low, high = tolerance_band([0.70, 0.72, 0.74], k=4)
+    assert low == pytest.approx(0.72 - 0.08) and high == pytest.approx(0.72 + 0.08)
+    with pytest.raises(ValueError, match="three"):
+        tolerance_band([0.7, 0.8])
+
+
+def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(seed_stats, "RESULTS_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="benchmarks/README.md"):
+        load_results("nothing")
+    (tmp_path / "x.json").write_text(json.dumps({"rows": [1]}))
+    assert load_results("x") == {"rows": [1]}
+
+
+@pytest.mark.parametrize("name, keys", [("finetune_gain", {"kind", "seed", "labels", "test"}),
+                                        ("pretrain_seeds", {"task", "seed", "mlm_loss", "sop_accuracy"})])
+def test_the_stored_measurements_say_how_they_were_made(name, keys):
+    """What the notebooks cite: every run, with the command, machine and wall time."""
+    record = load_results(name)
+    assert record["command"].startswith(f"python benchmarks/{name}.py")
+    assert record["machine"] and record["wall_seconds"] > 0 and record["data_sha256"]
+    assert record["rows"] and all(keys <= set(row) for row in record["rows"])
+
+
+def test_stored_runs_resume_where_they_stopped(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    first = StoredRuns(path, "python benchmarks/x.py --seeds 0 1")
+    first.add({"seed": 0, "test": 0.7})
+    again = StoredRuns(path, "python benchmarks/x.py --seeds 0 1")
+    assert again.done("seed") == {(0,)} and again.rows == [{"seed": 0, "test": 0.7}]
+    again.add({"seed": 1, "test": 0.8})
+    saved = json.loads(path.read_text())
+    assert [r["seed"] for r in saved["rows"]] == [0, 1] and saved["machine"] and "wall_seconds" in saved
+    assert capsys.readouterr().out.count("\n") == 2  # one JSON line per run
