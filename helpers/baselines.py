@@ -23,8 +23,9 @@ def tfidf_lr(ngram_range: tuple[int, int] = (1, 2), min_df: int = 1, C: float = 
 
     ``sublinear_tf`` (1 + log tf) keeps a repeated word from dominating a short snippet; a
     ``C`` above the default 1.0 (weaker regularisation) suits the many sparse bigram features.
-    Every setting is fitted on the training texts only (the vectorizer's vocabulary and idf too),
-    so the validation and test splits stay unseen.
+    The vectorizer's vocabulary and idf and the classifier are fitted on the training texts only;
+    the settings (bigrams, ``C = 4``) were chosen by validation accuracy, and the test split is
+    only scored.
     """
     return Pipeline([
         ("tfidf", TfidfVectorizer(ngram_range=ngram_range, min_df=min_df, sublinear_tf=True,

@@ -187,9 +187,16 @@ def test_too_long_input_raises():
         ScratchAlbertModel(tiny())(torch.zeros(1, 17, dtype=torch.long))
 
 
-def test_all_strategies_in_list_build():
+def test_every_strategy_builds_runs_and_shares_what_it_says():
+    config = tiny(num_hidden_layers=3, intermediate_size=64)  # F = 4H, as in BERT and ALBERT
+    counts = {}
     for strategy in SHARING_STRATEGIES:
-        ScratchAlbertModel(tiny(), sharing=strategy)
+        model = ScratchAlbertModel(config, sharing=strategy)
+        out = model(torch.randint(0, config.vocab_size, (2, 5)))
+        assert out.last_hidden_state.shape == (2, 5, config.hidden_size)
+        counts[strategy] = count_parameters(model)
+    # the FFN (2 x H x 4H) is larger than attention (4 x H x H): sharing it saves more
+    assert counts["all-shared"] < counts["shared-ffn"] < counts["shared-attention"] < counts["not-shared"]
 
 
 def test_masked_lm_loss_matches_transformers():

@@ -30,7 +30,6 @@ from helpers.encoder_variants import (
 )
 from helpers.masking import IGNORE_INDEX
 from helpers.plots import plot_comparison
-from helpers.tokenizer import train_tokenizer
 
 WORDS = ("the film is a quiet and moving story about love loss and time but the plot "
          "never quite works although the cast is great fun to watch").split()
@@ -42,8 +41,8 @@ def sentences(n, seed):
 
 
 @pytest.fixture(scope="module")
-def tokenizer():
-    return train_tokenizer(sentences(300, 0), vocab_size=50)
+def tokenizer(tok):
+    return tok  # the session's corpus tokenizer (tests/conftest.py)
 
 
 BUDGET = Budget(steps=20, batch_size=8, seq_len=16, learning_rate=1e-2, warmup_steps=2,

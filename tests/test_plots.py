@@ -60,3 +60,25 @@ def test_confidence_histogram_splits_right_and_wrong():
     heights = [p.get_height() for p in ax.patches]
     assert sum(heights) == len(confidence)  # stacked bars: every example counted once
     assert ax.get_xlim()[0] >= 0.5 - 0.05  # argmax confidence of 2 classes starts at 0.5
+
+
+def test_label_efficiency_draws_error_bars_for_named_lines():
+    points = {"a": {100: 0.6, 1000: 0.7}, "b": {100: 0.55, 1000: 0.65}}
+    ax = plots.plot_label_efficiency(points, errors={"a": {100: 0.01, 1000: 0.02}})
+    assert len(ax.containers) == 1  # one errorbar container, for "a" only
+    assert ax.get_ylabel() == "test accuracy"
+
+
+def test_histories_have_whole_epoch_ticks_and_a_title():
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_accuracy": 0.5 + e / 10} for e in (1, 2, 3)]
+    axes = plots.plot_histories({"run": history}, title="Figure 1: t")
+    axes[0].figure.canvas.draw()
+    assert all(float(t).is_integer() for t in axes[0].get_xticks())
+    assert axes[0].figure.get_suptitle() == "Figure 1: t"
+
+
+def test_pretraining_history_plot_labels_every_loss():
+    history = [{"step": s, "loss": 7.0 - s / 100, "mlm_loss": 6.0, "sentence_loss": 0.7} for s in (25, 50)]
+    ax = plots.plot_history(history, title="Figure 1: live run")
+    assert [line.get_label() for line in ax.lines] == ["total", "MLM", "sentence task"]
+    assert ax.get_title() == "Figure 1: live run" and ax.get_xlabel() == "training step"
