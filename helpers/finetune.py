@@ -6,29 +6,22 @@ gradient clipping, cross-entropy on one label per sequence, per-epoch validation
 best epoch". Used by notebook 05.
 
 Loading (:func:`load_classifier`) accepts a local folder (the shipped ``checkpoints/tiny-albert``)
-or a Hugging Face Hub id such as ``"albert/albert-base-v2"``. When a Hub id cannot be fetched
-(offline, ``HF_HUB_OFFLINE=1``, connection error) it raises :class:`HubUnavailableError`, a short
-message that says what to do. It never falls back to another model on its own.
+or a Hugging Face Hub id such as ``"albert/albert-base-v2"`` (``helpers.hub``: a clear error when
+the Hub cannot be reached, never a silent fallback to another model).
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import os
-import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from urllib.parse import urlparse
 
-import httpx
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
-from huggingface_hub import constants
-from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from torch.utils.data import DataLoader
 from transformers import (
     AutoConfig,
@@ -39,19 +32,10 @@ from transformers import (
 
 from helpers.data import LABEL_NAMES
 from helpers.files import atomic_folder
+from helpers.hub import load_local_or_hub
 from helpers.progress import ProgressBar
 from helpers.runtime import SHIPPED_CHECKPOINT
 from helpers.training import length_grouped_batches, make_optimizer, warmup_linear_decay
-
-
-class HubUnavailableError(RuntimeError):
-    """A Hugging Face Hub id was requested but the Hub cannot be reached (and it is not cached).
-
-    In Jupyter the error prints as its message alone (no stack trace): the fix is the same
-    wherever it was raised.
-    """
-    def _render_traceback_(self) -> list[str]:  # IPython hook: show the message, not a traceback
-        return [f"{type(self).__name__}: {self}"]
 
 
 def default_model_dir() -> Path:
@@ -59,66 +43,19 @@ def default_model_dir() -> Path:
     return SHIPPED_CHECKPOINT
 
 
-def looks_like_path(name: str | os.PathLike) -> bool:
-    """True for things only a filesystem path can be: absolute, ``./``, ``~``, or 3+ parts.
-
-    A Hub id has the form ``name`` or ``owner/name``; anything else is meant as a folder.
-    """
-    text = str(name)
-    return (isinstance(name, os.PathLike) or text.startswith((".", "/", "~", "\\"))
-            or "\\" in text or text.count("/") > 1)
-
-
-def _offline_cause(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it wraps) means "the Hub could not be reached"."""
-    network = (LocalEntryNotFoundError, OfflineModeIsEnabled, httpx.TransportError,
-               ConnectionError, TimeoutError)
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, network):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _hub_message(name: str) -> str:
-    return (
-        f"Cannot download '{name}' from the Hugging Face Hub: this machine is offline (or "
-        f"HF_HUB_OFFLINE=1 is set) and no copy is cached.\nWhat to do: connect to the internet "
-        f"and run the cell again (the download is cached for next time), or use the model "
-        f"shipped with the repository: MODEL = default_model_dir()  (checkpoints/tiny-albert)."
-    )
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the Hub's host answers on port 443 within ``timeout`` seconds (no HTTP request).
-
-    Checked before a download so an offline machine fails in seconds instead of sitting through
-    ``huggingface_hub``'s retries (close to a minute).
-    """
-    if constants.HF_HUB_OFFLINE:
-        return False
-    url = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def load_classifier(name: str | os.PathLike, num_labels: int = 2,
                     label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True,
                     dropout: float | None = None):
     """Return ``(tokenizer, model)`` for sequence classification.
 
-    ``name`` is a local folder (used as is) or a Hub id. A Hub id is loaded from the local cache
-    if it is there, else downloaded (and cached) by ``from_pretrained``; if the Hub cannot be
-    reached, :class:`HubUnavailableError` says what to do. ``pretrained=False`` builds the *same*
-    architecture from the config with random weights (the from-scratch baseline), with the same
-    tokenizer. The classification head is new, so its weights are random either way.
-    ``dropout`` sets the encoder's hidden and attention dropout for fine-tuning; ``None`` keeps
-    the checkpoint's (0.1 for the shipped model, 0 for ``albert/albert-base-v2``).
+    ``name`` is a local folder (used as is) or a Hub id, loaded by
+    :func:`helpers.hub.load_local_or_hub`: from the cache if it is there, else downloaded (and
+    cached); if the Hub cannot be reached, :class:`helpers.hub.HubUnavailableError` says what to
+    do. ``pretrained=False`` builds the *same* architecture from the config with random weights
+    (the from-scratch baseline), with the same tokenizer. The classification head is new, so its
+    weights are random either way. ``dropout`` sets the encoder's hidden and attention dropout for
+    fine-tuning; ``None`` keeps the checkpoint's (0.1 for the shipped model, 0 for
+    ``albert/albert-base-v2``).
     """
     config_overrides = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
                         "label2id": {label: i for i, label in enumerate(label_names)}}
@@ -136,46 +73,7 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
             model = AutoModelForSequenceClassification.from_config(config)
         return tokenizer, model
 
-    local = Path(str(name)).expanduser()
-    if local.is_dir():
-        return load(str(local))
-    if looks_like_path(name):
-        raise FileNotFoundError(
-            f"No model folder at {local}. The shipped model lives in {default_model_dir()}; "
-            f"if that is missing, check out the repository again (it is committed to git).")
-    name = str(name)
-    try:
-        return load(name, local_files_only=True)  # cached earlier: no network needed
-    except OSError:
-        pass
-    if not hub_reachable():
-        raise HubUnavailableError(_hub_message(name)) from None
-    try:
-        return load(name)
-    except OSError as exc:
-        if _offline_cause(exc):
-            raise HubUnavailableError(_hub_message(name)) from None
-        raise  # e.g. a misspelt id: transformers' own message names the problem
-
-
-@contextlib.contextmanager
-def simulated_offline() -> Iterator[None]:
-    """Behave as with ``HF_HUB_OFFLINE=1`` inside the block (no network call can happen).
-
-    ``huggingface_hub`` reads the variable once, at import, so setting the environment variable
-    later has no effect: this switches the value it cached, and restores it afterwards.
-    """
-    before_env, before_flag = os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        constants.HF_HUB_OFFLINE = before_flag
-        if before_env is None:
-            os.environ.pop("HF_HUB_OFFLINE", None)
-        else:
-            os.environ["HF_HUB_OFFLINE"] = before_env
+    return load_local_or_hub(name, load)
 
 
 # ---------------------------------------------------------------------------------------------
