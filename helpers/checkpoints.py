@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from transformers import AlbertForPreTraining
 
-from helpers.files import atomic_folder, recover_folder
+from helpers.files import atomic_folder
 from helpers.pretraining import PretrainConfig
 from helpers.runtime import SHIPPED_CHECKPOINT
 from helpers.tokenizer import load_tokenizer
@@ -36,7 +36,7 @@ def save_checkpoint(out_dir: Path, model, tokenizer, config: PretrainConfig,
 
     Files of an earlier save that this one does not rewrite (e.g. a model card) are carried
     over. If the process dies mid-save, ``out_dir`` or ``<out_dir>.old`` holds a complete
-    checkpoint, and :func:`recover_checkpoint` (called on resume) puts it back.
+    checkpoint, and :func:`helpers.files.recover_folder` (called on resume) puts it back.
     """
     out_dir = Path(out_dir)
     with atomic_folder(out_dir) as tmp:
@@ -51,11 +51,6 @@ def save_checkpoint(out_dir: Path, model, tokenizer, config: PretrainConfig,
                 if item.is_file() and not (tmp / item.name).exists() and item.name != STATE_FILE:
                     shutil.copy2(item, tmp / item.name)
     return out_dir
-
-
-def recover_checkpoint(out_dir: Path) -> None:
-    """After a crash mid-save: restore ``<out_dir>.old`` and delete half-written temporaries."""
-    recover_folder(out_dir)
 
 
 def load_training_state(out_dir: Path) -> dict | None:

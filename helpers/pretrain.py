@@ -38,11 +38,11 @@ from transformers import AlbertForPreTraining
 from helpers.checkpoints import (
     hardware_summary,
     load_training_state,
-    recover_checkpoint,
     save_checkpoint,
 )
 from helpers.configs import count_parameters
 from helpers.data import WHEEL_SHA256
+from helpers.files import recover_folder
 from helpers.pretraining import (
     PretrainConfig,
     PretrainingLoss,
@@ -109,7 +109,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
     saved = None
     if out_dir is not None and resume:
         if accelerator.is_main_process:
-            recover_checkpoint(out_dir)
+            recover_folder(out_dir)
         accelerator.wait_for_everyone()
         saved = load_training_state(out_dir)
     if saved is None:

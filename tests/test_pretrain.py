@@ -194,7 +194,7 @@ def test_a_crash_mid_save_leaves_the_previous_checkpoint(tok, data, tmp_path, mo
         ck.save_checkpoint(out, result.model, tok, config)
     monkeypatch.setattr(files.os, "replace", real_replace)
     assert not out.exists()
-    ck.recover_checkpoint(out)
+    files.recover_folder(out)
     after = AlbertForPreTraining.from_pretrained(out).state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not list(tmp_path.glob(".d.tmp-*"))
