@@ -231,7 +231,7 @@ A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E=
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
 {config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {config.vocab_size}
 SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
-(n-gram whole-word masking, 15%) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
+(n-gram whole-word masking, 15%, the {config.masking_rule} rule of `helpers.masking`) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
 model, not a general-purpose one.
 

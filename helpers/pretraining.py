@@ -45,6 +45,9 @@ class PretrainConfig:
     # objective and data
     task: str = "sop"  # "sop", "nsp" or "none" (MLM only)
     mlm_probability: float = 0.15
+    # "official" (create_pretraining_data.py) or "legacy" (the shipped tiny-albert's rule; see
+    # helpers.masking): recorded so a checkpoint says how its masks were drawn
+    masking_rule: str = "legacy"
     short_seq_prob: float = 0.1
     # optimisation
     batch_size: int = 64

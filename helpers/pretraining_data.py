@@ -247,7 +247,8 @@ class PretrainingData:
         self.eval_documents = tokenize_documents(
             held_out_texts() if eval_texts is None else eval_texts, tokenizer)
         self.collator = PretrainingCollator(
-            tokenizer, NgramMasker(tokenizer, mlm_probability=config.mlm_probability))
+            tokenizer, NgramMasker(tokenizer, mlm_probability=config.mlm_probability,
+                                   rule=config.masking_rule))
 
     def with_config(self, config) -> PretrainingData:
         """The same tokenized text, batched and masked for another ``config`` (no re-tokenizing)."""
@@ -255,9 +256,11 @@ class PretrainingData:
             return self
         view = copy.copy(self)
         view.config = config
-        if config.mlm_probability != self.config.mlm_probability:
+        if (config.mlm_probability, config.masking_rule) != (self.config.mlm_probability,
+                                                             self.config.masking_rule):
             view.collator = PretrainingCollator(
-                self.tokenizer, NgramMasker(self.tokenizer, mlm_probability=config.mlm_probability))
+                self.tokenizer, NgramMasker(self.tokenizer, mlm_probability=config.mlm_probability,
+                                            rule=config.masking_rule))
         return view
 
     def epoch_batches(self, epoch: int, rank: int = 0, world_size: int = 1):
