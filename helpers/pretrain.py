@@ -189,6 +189,18 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
                           seconds=state["seconds"], stopped_early=stopped_early, world_size=world)
 
 
+def factorization_note(config: PretrainConfig) -> str:
+    """The card's sentence on ALBERT's embedding factorization, true for this configuration."""
+    if config.embedding_size == config.hidden_size:
+        return (f"\n\nE = H = {config.hidden_size}: this checkpoint does **not** factorize its embeddings. "
+                f"ALBERT's {config.embedding_size}->{config.hidden_size} projection is still there "
+                f"({config.embedding_size * config.hidden_size + config.hidden_size:,} parameters) "
+                "but saves nothing; notebook 02 measures what factorization (E < H) saves and costs.")
+    relation = "<" if config.embedding_size < config.hidden_size else ">"
+    return (f"\n\nEmbeddings: E = {config.embedding_size} {relation} H = {config.hidden_size} "
+            "(notebook 02 measures what factorization, E < H, saves and costs).")
+
+
 # ----------------------------------------------------------------------------------- CLI
 def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
     defaults = PretrainConfig()
@@ -233,7 +245,7 @@ H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_
 SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
 (n-gram whole-word masking, 15%, the {config.masking_rule} rule of `helpers.masking`) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
-model, not a general-purpose one.
+model, not a general-purpose one.{factorization_note(config)}
 
 ```python
 from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, pipeline

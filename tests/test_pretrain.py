@@ -267,3 +267,11 @@ def test_shipped_checkpoint_loads_with_standard_classes_and_has_a_model_card():
     regenerated = pt.model_card(saved, pt.PretrainResult(model=model, tokenizer=tokenizer), command,
                                 metrics={}, hardware="")
     assert card.split("## Reproduce")[0] == regenerated.split("## Reproduce")[0]
+
+
+def test_model_card_says_whether_embeddings_are_factorized():
+    from helpers.pretrain import factorization_note
+    from helpers.pretraining import PretrainConfig
+
+    assert "does **not** factorize" in factorization_note(PretrainConfig(embedding_size=128, hidden_size=128))
+    assert "E = 128 < H = 256" in factorization_note(PretrainConfig(embedding_size=128, hidden_size=256))
