@@ -147,14 +147,7 @@ def _official_masked_spans(pieces: list[str], rng: np.random.Generator, masked_l
     google-research/albert ``create_pretraining_data.py`` (commit b772393, lines 426-540;
     do_whole_word_mask, favor_shorter_ngram, the SentencePiece word rule), random generators
     replaced by one NumPy generator. Returns the chosen spans as lists of positions."""
-    cand_indexes = []
-    for i, piece in enumerate(pieces):
-        if piece in ("[CLS]", "[SEP]"):
-            continue
-        if cand_indexes and not is_start_piece_official(piece):
-            cand_indexes[-1].append(i)
-        else:
-            cand_indexes.append([i])
+    cand_indexes = _official_candidate_words(pieces)
     num_to_predict = min(max_predictions_per_seq, max(1, int(round(len(pieces) * masked_lm_prob))))
     ngrams = np.arange(1, max_ngram + 1)
     pvals = 1.0 / ngrams
@@ -222,7 +215,7 @@ def test_default_masking_matches_the_official_statistics(tok, training_sequences
     official_rng, ours_rng = np.random.default_rng(1), np.random.default_rng(2)
 
     def word_start_positions(ids):  # first pieces of the official candidate words
-        return {span[0] for span in _official_candidate_words(ids, pieces)}
+        return {span[0] for span in _official_candidate_words([pieces[i] for i in ids])}
 
     official = _mask_statistics(lambda ids: _official_masked_spans([pieces[i] for i in ids], official_rng),
                                 training_sequences, word_start_positions)
@@ -239,10 +232,10 @@ def test_default_masking_matches_the_official_statistics(tok, training_sequences
     assert legacy_stats[0] < official[0] - 0.2, (legacy_stats, official)
 
 
-def _official_candidate_words(ids, pieces):
+def _official_candidate_words(pieces: list[str]) -> list[list[int]]:
+    """The official whole-word candidates: positions grouped into words, [CLS]/[SEP] skipped."""
     words = []
-    for i, token in enumerate(ids):
-        piece = pieces[token]
+    for i, piece in enumerate(pieces):
         if piece in ("[CLS]", "[SEP]"):
             continue
         if words and not is_start_piece_official(piece):
