@@ -191,15 +191,19 @@ class NgramMasker:
     """
     def __init__(self, tokenizer, mlm_probability: float = 0.15, max_ngram: int = 3,
                  mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
-                 max_predictions: int | None = OFFICIAL_MAX_PREDICTIONS, seed: int = 0,
+                 max_predictions: int | None | str = "rule", seed: int = 0,
                  rule: str = "legacy"):
+        """``max_predictions``: a cap on masked tokens per sequence, None for none; "rule" takes
+        the rule's own (official: 20, legacy: none)."""
 
         if not 0 < mlm_probability < 1:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")
         if mask_replace_prob + random_replace_prob > 1:
             raise ValueError("mask_replace_prob + random_replace_prob must be <= 1")
         check_rule(rule)
-        self.rule = rule
+        self.rule, legacy = rule, rule == "legacy"
+        if max_predictions == "rule":
+            max_predictions = None if legacy else OFFICIAL_MAX_PREDICTIONS
         self.word_start = word_starts(tokenizer, rule)
         self.special_ids = np.asarray(sorted(set(tokenizer.all_special_ids)), dtype=np.int64)
         self.mask_id = tokenizer.mask_token_id
@@ -208,8 +212,8 @@ class NgramMasker:
         self.settings = dict(mlm_probability=mlm_probability, max_ngram=max_ngram,
                              mask_replace_prob=mask_replace_prob,
                              random_replace_prob=random_replace_prob,
-                             max_predictions=None if rule == "legacy" else max_predictions,
-                             renormalise_at_end=rule == "legacy")
+                             max_predictions=max_predictions, renormalise_at_end=legacy)
+        self.budget_counts_specials = not legacy
         self.rng = np.random.default_rng(seed)
 
     def maskable(self, token_ids) -> np.ndarray:
@@ -222,7 +226,7 @@ class NgramMasker:
         return mask_sequence(token_ids, word_start=self.word_start,
                              maskable=self.maskable(token_ids), mask_id=self.mask_id,
                              random_ids=self.random_ids, rng=rng or self.rng,
-                             budget_tokens=None if self.rule == "legacy" else length,
+                             budget_tokens=length if self.budget_counts_specials else None,
                              **self.settings)
 
     def __call__(self, input_ids: torch.Tensor,
