@@ -56,7 +56,9 @@ def _prepared(model: str):
 
 
 def run_one(task: dict, threads: int | None = None) -> dict:
-    """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout)."""
+    """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout).
+
+    ``task["score_test"] = False`` never touches the test split (runs that make a choice)."""
     import torch
 
     from helpers.finetune import (
@@ -91,7 +93,8 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
     return {**row, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
-            "test": round(accuracy(*predict_proba(model, data["test"])), 4),
+            "test": (round(accuracy(*predict_proba(model, data["test"])), 4)
+                     if task.get("score_test", True) else None),
             "seconds": round(time.perf_counter() - start)}
 
 
@@ -129,6 +132,8 @@ def main(argv=None) -> dict:
                         help="training labels per run: 'all' or a number (a nested subset)")
     parser.add_argument("--dropout", type=float, default=None,
                         help="encoder dropout for both models (default: the checkpoint's config.json)")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
+                        help="which models to train (a second checkpoint can reuse the first's scratch runs)")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side, one thread each")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
     args = parser.parse_args(argv)
@@ -144,7 +149,7 @@ def main(argv=None) -> dict:
     done = runs.done(*key)
     tasks = [dict(model=args.model, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
                   dropout=args.dropout, dropout_asked=args.dropout)
-             for n in labels for lr in args.lr for seed in args.seeds for kind in KINDS]
+             for n in labels for lr in args.lr for seed in args.seeds for kind in args.kinds]
     tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
     if args.workers > 1:
         # "spawn" starts clean interpreters; one thread each, so the runs do not contend.

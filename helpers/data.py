@@ -155,26 +155,52 @@ def labeled_frame() -> pd.DataFrame:
     conflicting = snippets.groupby("text")["label"].nunique()
     snippets = snippets[~snippets["text"].isin(conflicting[conflicting > 1].index)]
     snippets = snippets.drop_duplicates(subset="text", keep="first")
-    movie_split = split_movies(snippets["movie"])
+    movie_split = split_movies(snippets["movie"], snippets["label"])
     snippets["split"] = snippets["movie"].map(movie_split)
     return snippets[["text", "label", "movie", "split"]].reset_index(drop=True)
 
 
-def split_movies(movies: pd.Series) -> dict[str, str]:
-    """Assign whole movies to train/validation/test so snippets split about 80/10/10.
+def split_movies(movies: pd.Series, labels: pd.Series) -> dict[str, str]:
+    """Assign whole movies to train/validation/test: about 80/10/10 of the snippets, and the
+    same share of positive snippets in each split (within 2 points, a test checks).
 
     Reviews of one film share names and plot words; splitting by movie keeps that shared
-    vocabulary from leaking into the held-out splits.
+    vocabulary from leaking into the held-out splits. Two steps:
+
+    1. Which movies are held out: the movies, sorted by name, are shuffled with ``SPLIT_SEED``
+       and the training split ends where the cumulative snippet count passes 80%. This step is
+       the series' original rule, so the shipped tokenizer and checkpoint, which were trained on
+       the training movies' text only, have never seen a held-out movie.
+    2. Validation or test: the held-out movies are divided in two by scikit-learn's
+       ``StratifiedGroupKFold`` (no shuffling, so no randomness), which puts whole movies into
+       folds while balancing the positive rate. The first fold is the test split.
     """
+    from sklearn.model_selection import StratifiedGroupKFold
+
     counts = movies.value_counts().sort_index()  # sorted: independent of row order
     order = np.random.default_rng(SPLIT_SEED).permutation(len(counts))
     shuffled = counts.iloc[order]
     cumulative = shuffled.cumsum() / shuffled.sum()
-    train_end, val_end = SPLIT_FRACTIONS[0], SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]
-    return {
-        movie: "train" if c <= train_end else "validation" if c <= val_end else "test"
-        for movie, c in cumulative.items()
-    }
+    assignment = {movie: "train" if c <= SPLIT_FRACTIONS[0] else "held_out"
+                  for movie, c in cumulative.items()}
+
+    held_out = pd.DataFrame({"movie": movies, "label": labels})
+    held_out = held_out[held_out["movie"].map(assignment) == "held_out"]
+    held_out = held_out.sort_values(["movie", "label"], kind="stable")  # row order must not matter
+    folds = StratifiedGroupKFold(n_splits=2, shuffle=False)
+    _, test_rows = next(folds.split(held_out, held_out["label"], groups=held_out["movie"]))
+    test_movies = set(held_out["movie"].iloc[test_rows])
+    for movie in held_out["movie"].unique():
+        assignment[movie] = "test" if movie in test_movies else "validation"
+    return assignment
+
+
+def split_fingerprint() -> str:
+    """A short digest of which movie is in which split: stored with every benchmark's results,
+    so results measured on another split are never mixed with (or mistaken for) this one's."""
+    frame = labeled_frame()
+    pairs = sorted(set(zip(frame["movie"], frame["split"], strict=True)))
+    return hashlib.sha256("\n".join(f"{m}\t{s}" for m, s in pairs).encode()).hexdigest()[:16]
 
 
 def load_sentiment():

@@ -51,6 +51,7 @@ from helpers.configs import count_parameters
 from helpers.data import load_corpus, load_sentiment
 from helpers.masking import IGNORE_INDEX, NgramMasker
 from helpers.progress import ProgressBar
+from helpers.runtime import training_threads
 from helpers.tokenizer import load_or_train_tokenizer
 from helpers.training import make_optimizer, warmup_linear_decay
 
@@ -178,10 +179,10 @@ def prepare_experiment(budget: Budget = Budget(), threads: int | None = 1) -> Ex
     ``threads`` (default 1) is passed to ``torch.set_num_threads`` for the rest of the session:
     the tiny encoder's matrices are small, so one thread is about as fast as two, and much
     faster when other programs share the CPU (threads then wait for each other). ``None``
-    leaves PyTorch's setting alone.
+    leaves PyTorch's setting alone; ``$ALBERT_THREADS`` overrides it (``tools/check_claims.py``).
     """
     if threads is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(training_threads(threads))
     tokenizer = load_or_train_tokenizer(prefer_shipped=False)  # trained on the corpus, not the checkpoint's
     data = prepare_data(tokenizer, budget)
     return Experiment(tokenizer, budget, data, unigram_loss(data))
@@ -231,6 +232,26 @@ class Variant:
     def build(self, seed: int) -> ScratchAlbertForMaskedLM:
         torch.manual_seed(seed)
         return ScratchAlbertForMaskedLM(self.config, self.sharing, self.always_project)
+
+
+FACTORIZATION_BASELINE = "E=H=128 (no projection)"
+SHARING_BASELINE = "not-shared"
+
+
+def factorization_variants(vocab_size: int) -> dict[str, Variant]:
+    """Notebook 02's sweep: all layers shared, E = 16, 32, 64, and E = H = 128 without projection."""
+    variants = {f"E={size}": Variant(tiny_config(vocab_size, embedding_size=size), sharing="all-shared")
+                for size in (16, 32, 64)}
+    variants[FACTORIZATION_BASELINE] = Variant(tiny_config(vocab_size, embedding_size=128),
+                                               sharing="all-shared", always_project=False)
+    return variants
+
+
+def sharing_variants(vocab_size: int) -> dict[str, Variant]:
+    """Notebook 03's strategies, on the E = H = 128 encoder without projection (02's baseline)."""
+    config = tiny_config(vocab_size, embedding_size=128, hidden_size=128, num_hidden_layers=4)
+    return {strategy: Variant(config, sharing=strategy, always_project=False)
+            for strategy in (SHARING_BASELINE, "shared-attention", "shared-ffn", "all-shared")}
 
 
 @dataclass
@@ -291,7 +312,8 @@ def default_workers() -> int:
 
 def _train_in_worker(name: str, variant: Variant, data: MLMData, budget: Budget,
                      batches: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> VariantResult:
-    torch.set_num_threads(1)  # one core per process: the same arithmetic as the one-thread notebook
+    # one core per process (the same arithmetic as a one-thread run), unless $ALBERT_THREADS says otherwise
+    torch.set_num_threads(training_threads(1))
     return train_variant(name, variant, data, budget, batches)
 
 
@@ -306,7 +328,9 @@ def run_variants(variants: Mapping[str, Variant], data: MLMData, budget: Budget 
     depend on ``workers``. ``workers=1`` trains one after another here.
     """
     batches = data.batches(budget)
-    workers = min(len(variants), default_workers() if workers is None else workers)
+    if workers is None:  # one process per core, each with training_threads() threads (default 1)
+        workers = max(1, default_workers() // training_threads(1))
+    workers = min(len(variants), workers)
     bar = ProgressBar(len(variants), f"training {len(variants)} variants ({workers} at a time)",
                       disable=not verbose, unit="variant")
     if workers > 1:

@@ -37,6 +37,7 @@ from transformers import AlbertForPreTraining
 
 from helpers.checkpoints import (
     hardware_summary,
+    load_pretrained,
     load_training_state,
     save_checkpoint,
 )
@@ -218,6 +219,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
     parser.add_argument("--model-card", action="store_true",
                         help="write README.md (command, seed, data checksum, time, metrics)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--evaluate-only", action="store_true",
+                        help="train nothing: score the checkpoint in --out on the held-out examples "
+                             "of its own pretrain_config.json (--eval-tasks) and print the metrics")
     for f in fields(PretrainConfig):
         flag = "--" + f.name.replace("_", "-")
         kind = float if f.name == "minutes" else type(getattr(defaults, f.name))
@@ -283,12 +287,27 @@ Full configuration: `pretrain_config.json`; loss curve: `training_log.json`.
 """
 
 
+def evaluate_checkpoint(out_dir: Path, eval_tasks: tuple[str, ...]) -> dict[str, float]:
+    """Held-out metrics of a saved checkpoint, on the examples its own configuration draws."""
+    if not (out_dir / "pretrain_config.json").exists():
+        raise SystemExit(f"{out_dir} holds no pretrain_config.json: --evaluate-only needs a checkpoint "
+                         "folder written by this command (e.g. checkpoints/tiny-albert)")
+    config = PretrainConfig.from_dict(json.loads((out_dir / "pretrain_config.json").read_text()))
+    model, tokenizer = load_pretrained(out_dir)
+    data = PretrainingData(tokenizer, config)
+    return evaluate_tasks(model.eval(), data, eval_tasks, max_examples=config.eval_max_examples)
+
+
 def main(argv=None) -> int:
     args, config = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     quiet()
     eval_tasks = tuple(t for t in args.eval_tasks.split(",") if t)
+    if args.evaluate_only:
+        metrics = evaluate_checkpoint(args.out, eval_tasks)
+        print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
+        return 0
     result = pretrain(config, args.out, resume=not args.no_resume, progress=not args.quiet,
                       keep_state=not args.drop_state, eval_tasks=eval_tasks)
 

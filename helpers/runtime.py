@@ -70,6 +70,29 @@ def set_seed(seed: int = 0) -> None:
     torch.manual_seed(seed)
 
 
+def training_seed() -> int:
+    """The seed of a notebook's training runs: 0, or ``$ALBERT_SEED``.
+
+    A notebook's claims about trained models must hold for any seed, so
+    ``tools/check_claims.py`` re-runs every notebook under other seeds (and thread counts); the
+    outputs nbval compares must not depend on this value, only the guarded, ignored ones may.
+    """
+    value = os.environ.get("ALBERT_SEED", "0")
+    if not value.isdigit():
+        raise ValueError(f"ALBERT_SEED must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def training_threads(default: int | None = None) -> int | None:
+    """CPU threads for training: ``$ALBERT_THREADS`` if set, else ``default`` (None: torch's own)."""
+    value = os.environ.get("ALBERT_THREADS")
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"ALBERT_THREADS must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -94,6 +117,8 @@ def setup_notebook(seed: int = 0, quiet_libraries: bool = True):
     if quiet_libraries:
         quiet()
     set_seed(seed)
+    if training_threads() is not None:
+        torch.set_num_threads(training_threads())
     device = pick_device()
     print(" | ".join(f"{k} {v}" for k, v in versions().items()))
     threads = torch.get_num_threads()

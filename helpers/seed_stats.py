@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from helpers.checkpoints import hardware_summary
-from helpers.data import WHEEL_SHA256
+from helpers.data import WHEEL_SHA256, split_fingerprint
 from helpers.files import write_json
 from helpers.runtime import repo_root
 
@@ -74,8 +74,15 @@ class StoredRuns:
                  runs: str = "one at a time"):
         self.path = None if path is None else Path(path)
         stored = json.loads(self.path.read_text()) if self.path and self.path.exists() else {}
+        split = split_fingerprint()
+        if stored and stored.get("split") != split:
+            raise ValueError(
+                f"{self.path} holds runs measured on another data split (split {stored.get('split')}, "
+                f"this checkout's is {split}); results of two splits must not be mixed. Move the "
+                f"file aside (or pass another --out) and run again.")
         self.record = {"command": command, "machine": hardware_summary(), "runs": runs,
-                       "data_sha256": WHEEL_SHA256, "wall_seconds": stored.get("wall_seconds", 0),
+                       "data_sha256": WHEEL_SHA256, "split": split,
+                       "wall_seconds": stored.get("wall_seconds", 0),
                        "rows": stored.get("rows", [])}
         self._earlier_seconds = self.record["wall_seconds"]
         self._started = time.perf_counter()
@@ -91,6 +98,10 @@ class StoredRuns:
     def add(self, row: dict) -> None:
         self.rows.append(row)
         print(json.dumps(row), flush=True)
+        self.save()
+
+    def save(self) -> None:
+        """Write the record (atomically), its wall time brought up to now."""
         self.record["wall_seconds"] = round(self._earlier_seconds + time.perf_counter() - self._started)
         if self.path is not None:
             write_json(self.path, self.record)

@@ -19,8 +19,10 @@ def test_tfidf_lr_is_a_text_pipeline_that_learns_word_cues():
     pipe.fit(TEXTS, LABELS)
     assert pipe.score(TEXTS, LABELS) == 1.0
     assert list(pipe.predict(["a great film", "a boring film"])) == [1, 0]
-    bigrams = [f for f in pipe.named_steps["tfidf"].get_feature_names_out() if " " in f]
-    assert "great fun" in bigrams  # word bigrams by default
+    features = pipe.named_steps["tfidf"].get_feature_names_out()
+    assert "great" in features and not any(" " in f for f in features)  # single words by default
+    with_bigrams = baselines.tfidf_lr(ngram_range=(1, 2)).fit(TEXTS, LABELS)
+    assert "great fun" in with_bigrams.named_steps["tfidf"].get_feature_names_out()
 
 
 def test_tfidf_lr_is_deterministic():

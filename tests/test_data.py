@@ -47,6 +47,35 @@ def test_split_is_deterministic():
     assert first.equals(data.labeled_frame())
 
 
+def test_split_balances_labels_within_two_points():
+    # Stratified: a split 66% positive next to one 52% positive makes validation choices
+    # and test scores disagree for reasons that have nothing to do with the model.
+    rates = data.labeled_frame().groupby("split")["label"].mean()
+    assert 100 * (rates.max() - rates.min()) <= 2.0, rates.to_dict()
+
+
+def test_split_keeps_the_training_movies_the_shipped_checkpoint_was_trained_on():
+    # The stratification only divides the held-out movies between validation and test, so the
+    # training split, the corpus, the tokenizer and the shipped checkpoint stay what they were.
+    frame = data.labeled_frame()
+    assert (frame["split"] == "train").sum() == 10_197
+    assert frame.loc[frame["split"] == "train", "movie"].nunique() == 401
+    corpus = data.load_corpus()
+    assert len(corpus) == 11_249
+
+
+def test_split_does_not_depend_on_row_order():
+    frame = data.labeled_frame()
+    shuffled = frame.sample(frac=1.0, random_state=1)
+    assert data.split_movies(shuffled["movie"], shuffled["label"]) == data.split_movies(
+        frame["movie"], frame["label"])
+
+
+def test_split_fingerprint_names_this_split():
+    fingerprint = data.split_fingerprint()
+    assert len(fingerprint) == 16 and fingerprint == data.split_fingerprint()
+
+
 def test_html_entities_are_cleaned():
     texts = data.raw_frame()["text"]
     assert not texts.str.contains(r"&(?:amp|quot|lt|gt|#\d+);", regex=True).any()

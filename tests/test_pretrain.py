@@ -275,3 +275,8 @@ def test_model_card_says_whether_embeddings_are_factorized():
 
     assert "does **not** factorize" in factorization_note(PretrainConfig(embedding_size=128, hidden_size=128))
     assert "E = 128 < H = 256" in factorization_note(PretrainConfig(embedding_size=128, hidden_size=256))
+
+
+def test_evaluate_only_needs_a_checkpoint_folder_of_this_command(tmp_path):
+    with pytest.raises(SystemExit, match="pretrain_config.json"):
+        pt.main(["--out", str(tmp_path), "--evaluate-only"])

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from helpers import runtime
@@ -35,3 +36,31 @@ def test_setup_notebook_prints_versions(capsys):
     out = capsys.readouterr().out
     assert "transformers 5." in out and "device:" in out
     assert isinstance(device, torch.device)
+
+
+def test_training_seed_and_threads_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("ALBERT_SEED", raising=False)
+    monkeypatch.delenv("ALBERT_THREADS", raising=False)
+    assert runtime.training_seed() == 0 and runtime.training_threads() is None
+    assert runtime.training_threads(1) == 1
+    monkeypatch.setenv("ALBERT_SEED", "3")
+    monkeypatch.setenv("ALBERT_THREADS", "2")
+    assert runtime.training_seed() == 3 and runtime.training_threads(1) == 2
+
+
+@pytest.mark.parametrize("name, value", [("ALBERT_SEED", "-1"), ("ALBERT_SEED", "one"),
+                                         ("ALBERT_THREADS", "0"), ("ALBERT_THREADS", "two")])
+def test_bad_seed_or_thread_settings_say_what_is_wrong(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        runtime.training_seed() if name == "ALBERT_SEED" else runtime.training_threads()
+
+
+def test_setup_notebook_applies_albert_threads(monkeypatch, capsys):
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("ALBERT_THREADS", "1")
+    try:
+        runtime.setup_notebook(seed=0)
+        assert torch.get_num_threads() == 1 and "(1 CPU threads)" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)

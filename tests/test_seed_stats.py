@@ -6,6 +6,7 @@ import math
 import pytest
 
 from helpers import seed_stats
+from helpers.data import split_fingerprint
 from helpers.seed_stats import StoredRuns, load_results, mean_se, paired_difference, tolerance_band
 
 
@@ -39,13 +40,18 @@ def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
     assert load_results("x") == {"rows": [1]}
 
 
-@pytest.mark.parametrize("name, keys", [("finetune_gain", {"kind", "seed", "labels", "test"}),
-                                        ("pretrain_seeds", {"task", "seed", "mlm_loss", "sop_accuracy"})])
-def test_the_stored_measurements_say_how_they_were_made(name, keys):
-    """What the notebooks cite: every run, with the command, machine and wall time."""
+@pytest.mark.parametrize("name, script, keys", [
+    ("finetune_gain", "finetune_gain", {"kind", "seed", "labels", "validation", "test"}),
+    ("recipe_choice", "choose_recipe", {"variant", "kind", "seed", "validation"}),
+    ("pretrain_seeds", "pretrain_seeds", {"task", "seed", "mlm_loss", "sop_accuracy"}),
+    ("variant_seeds_02", "variant_seeds", {"variant", "seed", "final_loss", "heldout_losses"}),
+    ("variant_seeds_03", "variant_seeds", {"variant", "seed", "final_loss", "transitions"})])
+def test_the_stored_measurements_say_how_they_were_made(name, script, keys):
+    """What the notebooks cite: every run, with the command, machine, wall time and data split."""
     record = load_results(name)
-    assert record["command"].startswith(f"python benchmarks/{name}.py")
+    assert record["command"].startswith(f"python benchmarks/{script}.py")
     assert record["machine"] and record["wall_seconds"] > 0 and record["data_sha256"]
+    assert record["split"] == split_fingerprint(), f"{name} was measured on another data split: run it again"
     assert record["rows"] and all(keys <= set(row) for row in record["rows"])
 
 
@@ -59,3 +65,20 @@ def test_stored_runs_resume_where_they_stopped(tmp_path, capsys):
     saved = json.loads(path.read_text())
     assert [r["seed"] for r in saved["rows"]] == [0, 1] and saved["machine"] and "wall_seconds" in saved
     assert capsys.readouterr().out.count("\n") == 2  # one JSON line per run
+
+
+def test_stored_runs_refuse_results_of_another_split(tmp_path):
+    path = tmp_path / "runs.json"
+    StoredRuns(path, "python benchmarks/x.py").add({"seed": 0, "test": 0.7})
+    saved = json.loads(path.read_text())
+    assert saved["split"] == split_fingerprint()
+    path.write_text(json.dumps({**saved, "split": "an-older-split"}))
+    with pytest.raises(ValueError, match="another data split"):
+        StoredRuns(path, "python benchmarks/x.py")
+
+
+def test_recipe_choice_never_scored_the_test_split():
+    """Choices are made on validation: the runs that made them have no test score."""
+    record = load_results("recipe_choice")
+    assert all(row["test"] is None and row["validation"] is not None for row in record["rows"])
+    assert set(record["choice"]) == {"pretrained", "scratch"}

@@ -1,0 +1,105 @@
+"""Notebooks 02 and 03's toy experiments under several training seeds: which differences hold?
+
+Notebook 02 trains four embedding sizes and notebook 03 four sharing strategies, each for the
+same 500-step MLM budget (``helpers.encoder_variants``), once, with seed 0. The bootstrap standard
+error the notebooks print covers the choice of held-out text, not the training run: another seed,
+CPU or thread count gives another trajectory. This command trains every variant of one notebook
+under several seeds (the seed sets the initial weights, the batch order and the masks; the
+held-out blocks and their masks stay those of the notebook) and stores each run's held-out loss
+curve (for notebook 03 also how far each layer moves its input, the notebook's Figure 2). Seed 0
+is the notebook's own run. Notebooks 02 and 03 load the results, state each
+variant's mean difference to the baseline with its standard error over seeds, and check their
+live run against the seeds' spread.
+
+    python benchmarks/variant_seeds.py --notebook 02 --seeds 0 1 2 3 4 --workers 2 \\
+        --out benchmarks/results/variant_seeds_02.json
+    python benchmarks/variant_seeds.py --notebook 03 --seeds 0 1 2 3 4 --workers 2 \\
+        --out benchmarks/results/variant_seeds_03.json
+
+A run already in ``--out`` is not repeated, so an interrupted measurement resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+
+def notebook_variants(notebook: str, vocab_size: int) -> tuple[dict, str]:
+    """The notebook's variants and the one the others are compared with."""
+    from helpers.encoder_variants import (
+        FACTORIZATION_BASELINE,
+        SHARING_BASELINE,
+        factorization_variants,
+        sharing_variants,
+    )
+
+    if notebook == "02":
+        return factorization_variants(vocab_size), FACTORIZATION_BASELINE
+    return sharing_variants(vocab_size), SHARING_BASELINE
+
+
+def summarize(rows: list[dict], baseline: str) -> list[str]:
+    """Per variant: mean final loss and the mean paired difference to the baseline, +- SE."""
+    from helpers.seed_stats import mean_se, paired_difference
+
+    lines = []
+    base = {r["seed"]: r["final_loss"] for r in rows if r["variant"] == baseline}
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        own = {r["seed"]: r["final_loss"] for r in rows if r["variant"] == name}
+        seeds = sorted(set(own) & set(base))
+        mean, se = mean_se(own.values())
+        line = f"{name:<24} {len(own)} seeds: final held-out loss {mean:.3f} +- {se:.3f}"
+        if name != baseline and len(seeds) > 1:
+            diff, diff_se = paired_difference([own[s] for s in seeds], [base[s] for s in seeds])
+            line += f"; minus {baseline} {diff:+.3f} +- {diff_se:.3f}"
+        lines.append(line)
+    return lines
+
+
+def main(argv=None) -> dict:
+    from helpers.encoder_variants import layer_transitions, prepare_experiment, run_variants
+    from helpers.seed_stats import StoredRuns
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--notebook", choices=["02", "03"], required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--workers", type=int, default=None,
+                        help="variants trained side by side, one thread each (default: one per core)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
+    parser.add_argument("--steps", type=int, default=None, help="fewer steps than the notebooks' (a quick check)")
+    args = parser.parse_args(argv)
+
+    command = "python benchmarks/variant_seeds.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    runs = StoredRuns(args.out, command, runs="variants side by side, one torch thread each")
+    experiment = prepare_experiment()  # the notebooks' data, held-out set and budget (seed 0)
+    runs.record["reference_loss"] = round(experiment.reference_loss, 4)
+    variants, baseline = notebook_variants(args.notebook, len(experiment.tokenizer))
+    runs.record["baseline"] = baseline
+    done = runs.done("variant", "seed")
+    for seed in args.seeds:
+        todo = {name: v for name, v in variants.items() if (name, seed) not in done}
+        if not todo:
+            continue
+        budget = replace(experiment.budget, seed=seed, **({} if args.steps is None else
+                                                           {"steps": args.steps, "eval_every": args.steps}))
+        results = run_variants(todo, experiment.data, budget, verbose=False, workers=args.workers)
+        for name, result in results.items():
+            row = {"variant": name, "seed": seed, "parameters": result.parameters,
+                   "eval_steps": result.eval_steps,
+                   "heldout_losses": [round(loss, 4) for loss in result.heldout_losses],
+                   "final_loss": round(result.final_loss, 4), "seconds": round(result.seconds, 1)}
+            if args.notebook == "03":  # notebook 03's Figure 2: how far each layer moves its input
+                metrics = layer_transitions(result.model.albert, experiment.data.heldout_blocks[:64])
+                row["transitions"] = {key: [round(float(v), 4) for v in metrics[key]] for key in ("l2", "angle")}
+            runs.add(row)
+    for line in summarize(runs.rows, baseline):
+        print(line)
+    return runs.record
+
+
+if __name__ == "__main__":
+    main()

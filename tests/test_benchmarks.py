@@ -1,0 +1,45 @@
+"""The benchmark commands' own logic (their long runs are stored under benchmarks/results/)."""
+
+import sys
+
+import pytest
+
+from helpers.runtime import repo_root
+
+sys.path.insert(0, str(repo_root() / "benchmarks"))
+sys.path.insert(0, str(repo_root() / "tools"))
+import check_claims  # noqa: E402
+import choose_recipe  # noqa: E402
+import variant_seeds  # noqa: E402
+
+
+def test_choose_recipe_takes_the_best_validation_mean_per_model_kind():
+    rows = [{"variant": v, "kind": k, "seed": s, "validation": acc}
+            for v, k, accs in [("recipe", "pretrained", (0.74, 0.76)), ("lr 1e-3", "pretrained", (0.73, 0.73)),
+                               ("recipe", "scratch", (0.70, 0.70)), ("lr 1e-3", "scratch", (0.72, 0.71))]
+            for s, acc in enumerate(accs)]
+    lines, choice = choose_recipe.choose(rows)
+    assert choice == {"pretrained": "recipe", "scratch": "lr 1e-3"}
+    assert "pretrained recipe     validation 75.0 +- 1.0  (2 seeds)" in lines
+
+
+def test_choose_recipe_varies_one_setting_at_a_time():
+    grid = choose_recipe.variants("shipped", "earlier")
+    recipe = grid["recipe"]
+    for name, variant in grid.items():
+        changed = {key for key in ("model", "lr", "dropout") if variant[key] != recipe[key]}
+        assert len(changed) == (0 if name == "recipe" else 1 if name != "24k steps" else 2), name
+    assert grid["24k steps"]["kinds"] == ("pretrained",)  # scratch does not depend on the checkpoint
+
+
+def test_variant_seeds_summary_pairs_each_seed_with_the_baseline():
+    rows = [{"variant": v, "seed": s, "final_loss": loss}
+            for v, losses in [("base", (6.0, 6.2)), ("small", (6.3, 6.4))] for s, loss in enumerate(losses)]
+    lines = variant_seeds.summarize(rows, "base")
+    assert lines[1].endswith("minus base +0.250 +- 0.050")
+
+
+def test_check_claims_names_a_missing_notebook(capsys):
+    with pytest.raises(SystemExit):
+        check_claims.main(["--notebooks", "notebooks/99_nothing.ipynb"])
+    assert "no such notebook" in capsys.readouterr().err
