@@ -43,3 +43,10 @@ def test_check_claims_names_a_missing_notebook(capsys):
     with pytest.raises(SystemExit):
         check_claims.main(["--notebooks", "notebooks/99_nothing.ipynb"])
     assert "no such notebook" in capsys.readouterr().err
+
+
+def test_check_claims_rejects_malformed_pairs(capsys):
+    for bad in (["--pairs", "1"], ["--pairs", "one:2"], ["--pairs", "1:0"]):
+        with pytest.raises(SystemExit):
+            check_claims.main(bad)
+    assert "SEED:THREADS" in capsys.readouterr().err

@@ -10,6 +10,7 @@ another, and prints one line per combination. ``--out`` stores the outcome with 
 machine and wall time (resumable: a combination already stored is not run again).
 
     python tools/check_claims.py --seeds 0 1 2 --threads 1 2 --out benchmarks/results/claim_checks.json
+    python tools/check_claims.py --pairs 1:1 2:2 --out benchmarks/results/claim_checks.json  # chosen pairs
     python tools/check_claims.py --seeds 3 --threads 1 --notebooks notebooks/05_sentiment_finetuning.ipynb
 
 Exit status 1 if any combination failed; its pytest output is kept under ``runs/claim_checks/``.
@@ -57,11 +58,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--pairs", nargs="+", default=None, metavar="SEED:THREADS",
+                        help="run these seed:threads pairs instead of every seed with every thread count")
     parser.add_argument("--notebooks", nargs="+", default=None, help="default: every notebook")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every combination")
     args = parser.parse_args(argv)
-    if any(seed < 0 for seed in args.seeds) or any(t < 1 for t in args.threads):
-        parser.error("seeds must be >= 0 and thread counts >= 1")
+    try:
+        pairs = ([tuple(int(part) for part in pair.split(":")) for pair in args.pairs] if args.pairs
+                 else [(seed, threads) for seed in args.seeds for threads in args.threads])
+    except ValueError:
+        parser.error(f"--pairs takes SEED:THREADS, e.g. 1:2, got {' '.join(args.pairs)}")
+    if any(len(pair) != 2 or pair[0] < 0 or pair[1] < 1 for pair in pairs):
+        parser.error("seeds must be >= 0 and thread counts >= 1 (--pairs takes SEED:THREADS)")
     notebooks = args.notebooks or sorted(str(p.relative_to(ROOT)) for p in (ROOT / "notebooks").glob("*.ipynb"))
     missing = [n for n in notebooks if not (ROOT / n).exists()]
     if missing:
@@ -71,10 +79,9 @@ def main(argv=None) -> int:
     runs = StoredRuns(args.out, command, runs="one combination at a time")
     runs.record["notebooks"] = notebooks
     done = runs.done("seed", "threads")
-    for seed in args.seeds:
-        for threads in args.threads:
-            if (seed, threads) not in done:
-                runs.add(run_combination(notebooks, seed, threads, ROOT / "runs" / "claim_checks"))
+    for seed, threads in pairs:
+        if (seed, threads) not in done:
+            runs.add(run_combination(notebooks, seed, threads, ROOT / "runs" / "claim_checks"))
     failed = [r for r in runs.rows if r["exit_code"] != 0]
     for row in runs.rows:
         print(f"seed {row['seed']}, {row['threads']} thread(s): {row['passed']} passed, "
