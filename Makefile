@@ -1,5 +1,6 @@
 # Two commands for learners and CI (see README):
-#   make lab   set up .venv with JupyterLab (.[lab]), fetch + verify the data, start JupyterLab
+#   make lab   set up .venv with JupyterLab (.[lab]), fetch + verify the data and the pretrained
+#              BERT (MiniLM), start JupyterLab
 #   make test  set up .venv with the test tools (.[test]), then ruff (+ actionlint), unit tests
 #              and strict nbval over every notebook
 #
@@ -50,6 +51,8 @@ $(TEST_STAMP): $(CORE_STAMP)
 
 data: $(CORE_STAMP)
 	$(BIN)/python -m helpers.data fetch
+	$(BIN)/python -m helpers.minilm fetch
+	$(BIN)/python -m helpers.documents fetch
 
 # Containers and CI machines often run as root, which JupyterLab refuses without this flag.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)

