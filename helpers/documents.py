@@ -18,7 +18,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -31,9 +30,9 @@ import datasets
 import numpy as np
 
 from helpers.registry import (
-    ChecksumError,
     DataUnavailableError,
     Pinned,
+    fetch_command_line,
     fetch_pinned,
     offline_message,
     registry_download,
@@ -99,22 +98,16 @@ def load_addresses() -> datasets.DatasetDict:
     return datasets.DatasetDict({split: datasets.Dataset.from_list(r) for split, r in rows.items()})
 
 
+def _info() -> None:
+    for split, ds in load_addresses().items():
+        words = sum(len(text.split()) for text in ds["text"])
+        print(f"{split:<9} {len(ds):>4} addresses  {len(set(ds['name'])):>3} presidents  {words:>9,} words")
+
+
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.documents", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["fetch", "info"])
-    args = parser.parse_args(argv)
-    try:
-        path = fetch()
-    except (DataUnavailableError, ChecksumError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"documents ok: {path} (sha256 {SOTU.sha256[:12]}...)")
-    if args.command == "info":
-        for split, ds in load_addresses().items():
-            words = sum(len(text.split()) for text in ds["text"])
-            print(f"{split:<9} {len(ds):>4} addresses  {len(set(ds['name'])):>3} presidents  {words:>9,} words")
-    return 0
+    return fetch_command_line(argv, prog="python -m helpers.documents", description=__doc__, fetch=fetch,
+                              ok_message=lambda path: f"documents ok: {path} (sha256 {SOTU.sha256[:12]}...)",
+                              info=_info)
 
 
 if __name__ == "__main__":

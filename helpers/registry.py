@@ -11,6 +11,7 @@ verified file is used as is, without the network.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import subprocess
@@ -125,3 +126,23 @@ def fetch_pinned(pin: Pinned, download: Callable[[Path], None] | None = None) ->
         verify(pin, got)
         os.replace(got, target)  # atomic on one filesystem
     return target
+
+
+def fetch_command_line(argv: list[str] | None, *, prog: str, description: str,
+                       fetch: Callable[[], Path], ok_message: Callable[[Path], str],
+                       info: Callable[[], None] | None = None) -> int:
+    """``python -m helpers.<source> fetch`` (and ``info``), the same for every fetched source:
+    fetch and verify, say where it is, or print the error (which names the fix) and return 1."""
+    parser = argparse.ArgumentParser(prog=prog, description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["fetch", "info"] if info else ["fetch"])
+    args = parser.parse_args(argv)
+    try:
+        path = fetch()
+    except (DataUnavailableError, ChecksumError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(ok_message(path))
+    if args.command == "info":
+        info()
+    return 0
