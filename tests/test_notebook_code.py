@@ -27,7 +27,8 @@ MARKER = re.compile(r"^# Same code as (helpers(?:\.\w+)+)\.(\w+)\b", re.MULTILIN
 # What each notebook must teach in its own cells.
 TAUGHT = {
     "02_factorized_embeddings.ipynb": {"helpers.encoder_variants.train_variant",
-                                       "helpers.encoder_variants.factorization_variants"},
+                                       "helpers.encoder_variants.factorization_variants",
+                                       "helpers.minilm.factorize_embedding"},
     "03_cross_layer_sharing.ipynb": {"helpers.encoder_variants.sharing_variants"},
     "04_pretraining_mlm_sop.ipynb": {"helpers.pretraining.PretrainingLoss",
                                      "helpers.pretraining.train_loop"},
