@@ -104,7 +104,7 @@ def sentence_vectors(model, tokenizer, texts, batch_size: int = 64, max_length: 
 def factorize_embedding(weight: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
     """ALBERT's factorization applied to a trained table after the fact: the best rank-``rank``
     approximation of a V x H embedding (truncated SVD; Eckart-Young), as a V x E table times an
-    E x H projection. ``table[ids] @ projection`` is what an ALBERT-style embedding computes."""
+    E x H projection: the rank-E word table of an ALBERT-style embedding (``table[ids] @ projection``)."""
     if not 1 <= rank <= min(weight.shape):
         raise ValueError(f"rank must be between 1 and {min(weight.shape)}, got {rank}")
     u, s, vh = torch.linalg.svd(weight.detach().double(), full_matrices=False)
