@@ -38,11 +38,9 @@ the chosen rate is then used for every label count:
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import shlex
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -151,14 +149,7 @@ def main(argv=None) -> dict:
                  for seed in args.seeds for name, v in grid.items() for kind in v["kinds"]]
     done = runs.done("variant", "kind", "seed")
     tasks = [t for t in tasks if (t["variant"], t["kind"], t["seed"]) not in done]
-    threads = [1 if args.workers > 1 else None] * len(tasks)
-    if args.workers > 1:
-        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for row in pool.map(run_one, tasks, threads):
-                runs.add(row)
-    else:
-        for task in tasks:
-            runs.add(run_one(task))
+    runs.run_all(run_one, tasks, args.workers)
     lines, runs.record["choice"] = choose(runs.rows)
     if args.grid == "tiny":
         tfidf_lines, runs.record["tfidf"] = choose_tfidf()

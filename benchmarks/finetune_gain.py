@@ -29,11 +29,9 @@ Pick a learning rate by the *validation* column; the test column is for the repo
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import shlex
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 KINDS = ("pretrained", "scratch")
@@ -172,14 +170,7 @@ def main(argv=None) -> dict:
                   dropout=args.dropout, dropout_asked=args.dropout)
              for n in labels for lr in args.lr for seed in args.seeds for kind in args.kinds]
     tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
-    if args.workers > 1:
-        # "spawn" starts clean interpreters; one thread each, so the runs do not contend.
-        with ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            for row in pool.map(run_one, tasks, [1] * len(tasks)):
-                runs.add(row)
-    else:
-        for task in tasks:
-            runs.add(run_one(task))
+    runs.run_all(run_one, tasks, args.workers)
     for line in summarize(runs.rows):
         print(line)
     return runs.record

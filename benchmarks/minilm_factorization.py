@@ -29,8 +29,9 @@ from pathlib import Path
 RANKS = (32, 64, 128, 256, 384)
 
 
-def measure(rank: int | None, tokenizer, model, weight, splits, base) -> dict:
-    """One row: rank None is the unfactorized model."""
+def measure(rank: int | None, tokenizer, model, weight, energy, splits, base) -> dict:
+    """One row: rank None is the unfactorized model. ``energy[r - 1]``: the share of the squared
+    singular values the first r keep (computed once for all ranks)."""
     import torch
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -42,12 +43,9 @@ def measure(rank: int | None, tokenizer, model, weight, splits, base) -> dict:
     vocab, hidden = weight.shape
     if rank is None:
         table, projection, parameters = weight, None, vocab * hidden
-        energy = 1.0
     else:
         table, projection = factorize_embedding(weight, rank)
         parameters = vocab * rank + rank * hidden
-        s = torch.linalg.svdvals(weight.double())
-        energy = float((s[:rank] ** 2).sum() / (s ** 2).sum())
     embedding = model.embeddings.word_embeddings
     with torch.no_grad():
         embedding.weight.copy_(table if projection is None else table @ projection)
@@ -58,7 +56,7 @@ def measure(rank: int | None, tokenizer, model, weight, splits, base) -> dict:
     classifier.fit(features["train"].numpy(), splits["train"]["label"])
     cosine = torch.nn.functional.cosine_similarity(features["validation"], base, dim=-1)
     return {"rank": rank if rank is not None else "none", "embedding_parameters": parameters,
-            "energy": round(energy, 4), "cosine": round(float(cosine.mean()), 4),
+            "energy": 1.0 if rank is None else round(float(energy[rank - 1]), 4), "cosine": round(float(cosine.mean()), 4),
             "cosine_first_256": round(float(cosine[:256].mean()), 4),
             "frozen_accuracy": round(float(classifier.score(features["validation"].numpy(),
                                                             splits["validation"]["label"])), 4),
@@ -84,12 +82,14 @@ def main(argv=None) -> dict:
     tokenizer, model = minilm.load()
     splits = load_sentiment()
     weight = model.embeddings.word_embeddings.weight.detach().clone()
+    singular = torch.linalg.svdvals(weight.double())
+    energy = (singular**2).cumsum(0) / (singular**2).sum()
     base = minilm.sentence_vectors(model, tokenizer, splits["validation"]["text"])
     done = runs.done("rank")
     for rank in [None, *args.ranks]:
         if ("none" if rank is None else rank,) in done:
             continue
-        runs.add(measure(rank, tokenizer, model, weight, splits, base))
+        runs.add(measure(rank, tokenizer, model, weight, energy, splits, base))
     return runs.record
 
 

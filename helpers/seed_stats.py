@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import math
+import multiprocessing
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from helpers.checkpoints import hardware_summary
@@ -99,6 +101,20 @@ class StoredRuns:
         self.rows.append(row)
         print(json.dumps(row), flush=True)
         self.save()
+
+    def run_all(self, run: Callable[..., dict], tasks: list, workers: int = 1) -> None:
+        """``run(task, threads)`` for every task, each row added as it arrives.
+
+        With ``workers`` > 1 the runs go side by side in fresh ("spawn") interpreters at one torch
+        thread each, so they do not contend; otherwise here, one after another, with torch's own
+        thread count."""
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for row in pool.map(run, tasks, [1] * len(tasks)):
+                    self.add(row)
+        else:
+            for task in tasks:
+                self.add(run(task))
 
     def save(self) -> None:
         """Write the record (atomically), its wall time brought up to now."""
