@@ -52,6 +52,7 @@ from helpers.data import load_corpus, load_sentiment
 from helpers.masking import IGNORE_INDEX, NgramMasker
 from helpers.progress import ProgressBar
 from helpers.runtime import training_threads
+from helpers.seed_stats import bootstrap_ratio
 from helpers.tokenizer import load_or_train_tokenizer
 from helpers.training import make_optimizer, warmup_linear_decay
 
@@ -364,11 +365,7 @@ def paired_difference(a: VariantResult, b: VariantResult, draws: int = 2000, see
     """
     if not np.array_equal(a.block_targets, b.block_targets):
         raise ValueError("a and b were scored on different held-out sets: train them on the same MLMData.")
-    difference, counts = a.block_losses - b.block_losses, a.block_targets
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(difference), size=(draws, len(difference)))
-    resampled = difference[picks].sum(axis=1) / counts[picks].sum(axis=1)
-    return float(difference.sum() / counts.sum()), float(resampled.std(ddof=1))
+    return bootstrap_ratio(a.block_losses - b.block_losses, a.block_targets, draws, seed)
 
 
 def results_table(results: Mapping[str, VariantResult], baseline: str | None = None):

@@ -27,6 +27,7 @@ import json
 import os
 import shlex
 import sys
+import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -83,8 +84,8 @@ def _make_accelerator(config: PretrainConfig):
 
 def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, tokenizer=None,
              data: PretrainingData | None = None, resume: bool = True, progress: bool = True,
-             stop_after: int | None = None, keep_state: bool = True,
-             eval_tasks=None, accelerator=None) -> PretrainResult:
+             stop_after: int | None = None, session_minutes: float | None = None,
+             keep_state: bool = True, eval_tasks=None, accelerator=None) -> PretrainResult:
     """Pretrain an ALBERT with MLM + ``config.task``; save to ``out_dir`` if given.
 
     Args:
@@ -95,6 +96,8 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
             (trained on the corpus, deterministic).
         data: a prepared ``PretrainingData`` (saves re-tokenizing in notebooks).
         stop_after: stop after this many steps *in this call* (simulates an interruption).
+        session_minutes: stop and save after this much wall time *in this call*; the run
+            resumes from there when started again (unlike ``config.minutes``, which ends it).
         keep_state: keep ``training_state.pt`` after the final save (needed to continue later;
             the shipped checkpoint drops it to stay small).
         eval_tasks: sentence tasks evaluated on held-out text (default: the training task).
@@ -157,6 +160,7 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
         state["evals"].append({"step": state["step"], **metrics})
 
     start_step = state["step"]
+    deadline = None if session_minutes is None else time.monotonic() + 60 * session_minutes
     log = TrainingLog(scheduler, config.log_every, config.max_steps, start_step=start_step,
                       seconds=state["seconds"], history=state["history"],
                       progress=progress and rank == 0, desc=f"pretrain ({config.task})")
@@ -169,7 +173,8 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
         state["step"], state["seconds"] = step, log.seconds
         done = step >= config.max_steps
         out_of_time = config.minutes is not None and state["seconds"] > 60 * config.minutes
-        interrupted = stop_after is not None and step - start_step >= stop_after
+        interrupted = ((stop_after is not None and step - start_step >= stop_after)
+                       or (deadline is not None and time.monotonic() > deadline))
         if config.eval_every and (step % config.eval_every == 0 or done):
             run_eval()
         if done or out_of_time or interrupted:
@@ -220,6 +225,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
     parser.add_argument("--model-card", action="store_true",
                         help="write README.md (command, seed, data checksum, time, metrics)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--session-minutes", type=float, default=None,
+                        help="stop and save after this much wall time; run again to resume")
     parser.add_argument("--evaluate-only", action="store_true",
                         help="train nothing: score the checkpoint in --out on the held-out examples "
                              "of its own pretrain_config.json (--eval-tasks) and print the metrics")
@@ -328,7 +335,8 @@ def main(argv=None) -> int:
         print(json.dumps({k: round(v, 4) for k, v in metrics.items()}))
         return 0
     result = pretrain(config, args.out, resume=not args.no_resume, progress=not args.quiet,
-                      keep_state=not args.drop_state, eval_tasks=eval_tasks)
+                      session_minutes=args.session_minutes, keep_state=not args.drop_state,
+                      eval_tasks=eval_tasks)
 
     if PartialState().is_main_process:
         metrics = {k: v for k, v in result.evals[-1].items() if k != "step"}

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import numpy as np
+
 from helpers.checkpoints import hardware_summary
 from helpers.data import WHEEL_SHA256, split_fingerprint
 from helpers.files import write_json
@@ -49,6 +51,24 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
     if len(a) != len(b):
         raise ValueError(f"paired values differ in length: {len(a)} and {len(b)}")
     return mean_se([x - y for x, y in zip(a, b, strict=True)])
+
+
+def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float] | None = None,
+                    draws: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """``sum(numerators) / sum(denominators)`` and its bootstrap standard error.
+
+    One entry per held-out unit (an example, a block): the units are resampled with replacement
+    ``draws`` times. Accuracy is ``bootstrap_ratio(correct)``; a mean token loss is
+    ``bootstrap_ratio(summed_loss, token_count)``. The error covers *which* held-out text was
+    drawn, not the training seed.
+    """
+    top = np.asarray(numerators, dtype=np.float64)
+    bottom = np.ones_like(top) if denominators is None else np.asarray(denominators, dtype=np.float64)
+    if top.shape != bottom.shape or top.ndim != 1 or not len(top):
+        raise ValueError(f"need two equal-length, non-empty 1-d sequences, got {top.shape} and {bottom.shape}")
+    picks = np.random.default_rng(seed).integers(0, len(top), size=(draws, len(top)))
+    resampled = top[picks].sum(axis=1) / bottom[picks].sum(axis=1)
+    return float(top.sum() / bottom.sum()), float(resampled.std(ddof=1))
 
 
 def tolerance_band(values: Sequence[float], k: float = 4.0) -> tuple[float, float]:

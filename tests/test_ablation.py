@@ -1,0 +1,82 @@
+"""The ablation command: argv round trip, per-example scores, and a report over a tiny suite."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import ablation
+from helpers import pretrain as pt
+from helpers.data import load_corpus
+from helpers.pretraining import PretrainConfig, evaluate, init_pretraining_model
+from helpers.pretraining_data import PretrainingData, held_out_texts
+from helpers.seed_stats import bootstrap_ratio
+
+TINY = dict(vocab_size=1000, embedding_size=16, hidden_size=32, num_attention_heads=2,
+            intermediate_size=64, max_length=32, batch_size=8, max_steps=4, eval_every=2,
+            save_every=2, log_every=2, eval_max_examples=32)
+
+
+def test_every_suite_variant_goes_through_the_pretrain_command_line():
+    for name, suite in ablation.SUITES.items():
+        for variant in suite.variants:
+            config = suite.config(variant, seed=3)
+            _, parsed = pt.parse_args(["--out", "x", *ablation.pretrain_argv(config)])
+            assert parsed == config, (name, variant)
+        with pytest.raises(ValueError, match="unknown variant"):
+            suite.config("bert", 0)
+
+
+def test_sentence_suite_differs_only_in_the_task():
+    suite = ablation.SUITES["sentence-tasks"]
+    configs = {v: suite.config(v, 0) for v in suite.variants}
+    assert {c.task for c in configs.values()} == {"none", "nsp", "sop"}
+    assert len({json.dumps({**c.__dict__, "task": None}) for c in configs.values()}) == 1
+    assert configs["sop"].corpus == "documents" and "sop_bare" in suite.eval_tasks
+
+
+def test_bootstrap_ratio():
+    value, se = bootstrap_ratio([1, 0, 1, 1])
+    assert value == 0.75 and 0 < se < 0.5
+    assert bootstrap_ratio([2.0, 4.0], [1, 1], draws=50)[0] == 3.0
+    with pytest.raises(ValueError):
+        bootstrap_ratio([1.0], [1.0, 2.0])
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tok):
+    return PretrainingData(tok, PretrainConfig(**TINY), texts=load_corpus()["text"][:300],
+                           eval_texts=held_out_texts()[:60])
+
+
+def test_example_scores_add_up_to_the_aggregate_evaluation(tok, tiny_data):
+    model = init_pretraining_model(PretrainConfig(**TINY), tok)
+    batches = tiny_data.eval_batches("sop", max_examples=40)
+    scores = ablation.example_scores(model, batches)
+    total = evaluate(model, batches)
+    assert len(scores["sentence_correct"]) == 40
+    assert scores["mlm_loss_sum"].sum() / scores["mlm_count"].sum() == pytest.approx(total["mlm_loss"], rel=1e-5)
+    assert scores["sentence_correct"].mean() == pytest.approx(total["sentence_accuracy"])
+    assert ablation.context_free_loss(tiny_data, batches) > 0
+
+
+def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_path, monkeypatch):
+    suite = ablation.Suite("tiny", base=TINY, variants={"sop": {"task": "sop"}, "none": {"task": "none"}},
+                           eval_tasks=("sop", "sop_bare"), seeds=(0, 1))
+    monkeypatch.setitem(ablation.SUITES, "tiny", suite)
+    texts, held = load_corpus()["text"][:300], held_out_texts()[:60]
+    monkeypatch.setattr("helpers.pretraining_data.corpus_texts", lambda corpus: (texts, held))
+    for seed in (0, 1):
+        for variant in ("sop", "none"):
+            pt.pretrain(suite.config(variant, seed), ablation.run_dir(tmp_path, "tiny", variant, seed),
+                        tokenizer=tok, data=tiny_data, progress=False, eval_tasks=suite.eval_tasks)
+    record = ablation.report("tiny", tmp_path, tmp_path / "out.json", command="report")
+    assert json.loads((tmp_path / "out.json").read_text())["summary"] == record["summary"]
+    assert record["summary"]["sop"]["seeds"] == [0, 1]
+    mean, se = record["summary"]["sop"]["sop_accuracy"]
+    assert mean == pytest.approx(np.mean([r["final"]["sop_accuracy"][0] for r in record["runs"]
+                                          if r["variant"] == "sop"]), abs=1e-4)
+    assert {r["step"] for r in record["runs"]} == {4} and record["held_out_examples"]["sop"] > 0
+    assert record["runs"][0]["evals"][0]["step"] == 2
+    with pytest.raises(SystemExit, match="train them first"):
+        ablation.report("tiny", tmp_path / "empty", None)
