@@ -10,6 +10,11 @@ more sentences, as in ALBERT's ``create_pretraining_data.py``):
   document; label 1 = random B, 0 = the true continuation (``next_sentence_label``).
 * ``none``: the pair in its original order, no sentence-level label (MLM only).
 
+Two details follow the official code because they decide what the labels can be read from: SOP
+swaps the segments *before* truncating them (truncation trims the longer segment, B on a tie, so
+truncating first would make A the longer one in every long unswapped pair), and NSP reads its
+random B from another document until the pair is as long as the chunk's target, as a true pair.
+
 Our corpus differs from books and Wikipedia: most documents are one-sentence critic snippets,
 while plot synopses have ~5 sentences. A one-sentence chunk is split at a random word boundary
 into two segments (the official code would instead draw B from another document and label it 1,
@@ -90,8 +95,8 @@ def _truncate_pair(a: list[int], b: list[int], max_tokens: int, rng) -> None:
 
 
 def document_chunks(document: list[list[int]], max_tokens: int, short_seq_prob: float,
-                    word_start: np.ndarray, rng) -> list[tuple[list[int], list[int]]]:
-    """Cut one document into (A, B) segment pairs in original order, as the official code does.
+                    word_start: np.ndarray, rng) -> list[tuple[list[int], list[int], int]]:
+    """Cut one document into (A, B, target length) in original order, as the official code does.
 
     Sentences are accumulated until the chunk reaches its target length; the chunk is then cut
     at a random sentence boundary (or, for a one-sentence chunk, a random word boundary).
@@ -110,11 +115,11 @@ def document_chunks(document: list[list[int]], max_tokens: int, short_seq_prob: 
                 a_end = int(rng.integers(1, len(chunk)))
                 a = [t for s in chunk[:a_end] for t in s]
                 b = [t for s in chunk[a_end:] for t in s]
-                pairs.append((a, b))
+                pairs.append((a, b, target))
             else:
                 halves = _split_sentence(chunk[0], word_start, rng)
                 if halves is not None:
-                    pairs.append((list(halves[0]), list(halves[1])))
+                    pairs.append((list(halves[0]), list(halves[1]), target))
             chunk, length = [], 0
             target = max_tokens
             if rng.random() < short_seq_prob:
@@ -144,28 +149,45 @@ def build_examples(documents: list[list[list[int]]], tokenizer, task: str = "sop
     several_documents = len({doc_index for doc_index, _ in chunks}) > 1
     cls_id, sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
     examples = []
-    for index, (doc_index, (a, b)) in enumerate(chunks):
+    for index, (doc_index, (a, b, target)) in enumerate(chunks):
         a, b = list(a), list(b)
         label = IGNORE_INDEX
         if task == "nsp":
             label = int(label_rng.random() < 0.5)
             if label and several_documents:
-                other = int(label_rng.integers(len(chunks)))
-                while chunks[other][0] == doc_index:
-                    other = int(label_rng.integers(len(chunks)))
-                b = list(chunks[other][1][1])  # the B segment of a chunk of another document
+                # As the official code: B is read from a random sentence of another document
+                # until the pair reaches the chunk's target length, as a true pair does. (On
+                # one-sentence snippets a true pair is shorter than that: there, the length
+                # alone hints at the label; notebook 04 measures how much.)
+                other = doc_index
+                while other == doc_index:  # a document drawn in proportion to its chunks
+                    other = chunks[int(label_rng.integers(len(chunks)))][0]
+                b = _segment_from(documents[other], max(1, target - len(a)), label_rng)
             else:
                 label = 0
-        if len(a) + len(b) > max_tokens:  # the last sentence of a chunk may overshoot
-            _truncate_pair(a, b, max_tokens, np.random.default_rng([seed, 2, index]))
-        if task == "sop":
+        elif task == "sop":
             label = int(label_rng.random() < 0.5)
             if label:
                 a, b = b, a
+        # Truncate *after* the swap, as the official code: the rule trims the longer segment
+        # (B on a tie), so truncating first would leave A one piece longer than B in every
+        # long unswapped pair, and the order could be read off the segment lengths.
+        if len(a) + len(b) > max_tokens:  # the last sentence of a chunk may overshoot
+            _truncate_pair(a, b, max_tokens, np.random.default_rng([seed, 2, index]))
         ids = [cls_id] + a + [sep_id] + b + [sep_id]
         types = [0] * (len(a) + 2) + [1] * (len(b) + 1)
         examples.append(PairExample(ids, types, label, doc_index))
     return examples
+
+
+def _segment_from(document: list[list[int]], length: int, rng) -> list[int]:
+    """Sentences of ``document`` from a random one on, until at least ``length`` tokens."""
+    segment: list[int] = []
+    for sentence in document[int(rng.integers(len(document))):]:
+        segment.extend(sentence)
+        if len(segment) >= length:
+            break
+    return segment
 
 
 def _word_starts(tokenizer) -> np.ndarray:

@@ -161,3 +161,24 @@ def test_bare_variant_strips_final_punctuation_of_both_segments(tok):
     assert bare.token_type_ids == [0] * (len(first) + 2) + [1] * (len(second) + 1)
     assert bare.label == 1 and example.input_ids[-2] != bare.input_ids[-2]
     assert not punctuation[ids("war")].any()
+
+
+def _length_cue(examples):
+    """How often the first segment is the longer one, for label 0 and for label 1."""
+    longer = {0: [], 1: []}
+    for example in examples:
+        a, b = _segments(example)
+        longer[example.label].append(len(a) > len(b))
+    return np.mean(longer[0]), np.mean(longer[1])
+
+
+def test_segment_lengths_do_not_give_the_label_away(tok, documents):
+    """Swap (SOP) or replace B (NSP) *before* truncating, as the official code: truncating first
+    left A one piece longer than B in every long unswapped pair (a 77%-accurate length rule)."""
+    long_docs = [d for d in documents if sum(map(len, d)) > 150]
+    sop = build_examples(long_docs * 4, tok, "sop", max_length=48, short_seq_prob=0, seed=5)
+    unswapped, swapped = _length_cue(sop)
+    assert len(sop) > 300 and abs(unswapped - swapped) < 0.1, (unswapped, swapped)
+    nsp = build_examples(long_docs * 4, tok, "nsp", max_length=48, short_seq_prob=0, seed=5)
+    totals = {label: np.mean([len(e.input_ids) for e in nsp if e.label == label]) for label in (0, 1)}
+    assert abs(totals[0] - totals[1]) < 2, totals  # a random B fills the pair as the true one does
