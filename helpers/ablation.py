@@ -6,7 +6,7 @@ torch thread each, ``--workers`` side by side), then scores every final checkpoi
 held-out examples with bootstrap standard errors and writes one compact JSON (curves, final
 metrics, command, seeds, data checksums, machine, wall time) that the notebook loads::
 
-    python -m helpers.ablation train sentence-tasks --seeds 0 1 --workers 2 --session-minutes 100
+    python -m helpers.ablation train sentence-tasks --seeds 0 1 --workers 2 --session-minutes 80
     python -m helpers.ablation report sentence-tasks --out benchmarks/results/sentence_tasks.json
 
 ``train`` can be stopped at any time (or given ``--session-minutes``) and started again with
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from helpers.masking import IGNORE_INDEX
 from helpers.pretraining import PretrainConfig
-from helpers.runtime import repo_root
+from helpers.runtime import quiet, repo_root
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ SUITES = {
         # a few hours sees enough pairs to learn its sentence task.
         base=dict(corpus="documents", embedding_size=128, hidden_size=128, num_attention_heads=2,
                   intermediate_size=512, max_length=64, batch_size=32, masking_rule="official",
-                  dropout=0.0, max_steps=4000, eval_every=250, save_every=250,
+                  dropout=0.0, max_steps=2500, eval_every=250, save_every=250,
                   eval_max_examples=512, log_every=50),
         variants={"none": {"task": "none"}, "nsp": {"task": "nsp"}, "sop": {"task": "sop"}},
         eval_tasks=("sop", "nsp", "sop_bare"),
@@ -294,6 +294,7 @@ def main(argv=None) -> int:
             p.add_argument("--out", type=Path, default=None, help="results JSON to write")
             p.add_argument("--partial", action="store_true", help="also score unfinished runs")
     args = parser.parse_args(argv)
+    quiet()
     suite = SUITES[args.suite]
     seeds = args.seeds if args.seeds is not None else suite.seeds
     command = "python -m helpers.ablation " + shlex.join(argv if argv is not None else sys.argv[1:])
