@@ -80,4 +80,3 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
     assert record["runs"][0]["evals"][0]["step"] == 2
     with pytest.raises(SystemExit, match="train them first"):
         ablation.report("tiny", tmp_path / "empty", None)
-
