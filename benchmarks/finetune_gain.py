@@ -22,6 +22,13 @@ a run already in that file is not repeated, so an interrupted measurement resume
     python benchmarks/finetune_gain.py --model runs/my-run --lr 3e-4 1e-3 --epochs 3
     python benchmarks/finetune_gain.py --dropout 0    # fine-tune both without encoder dropout
     python benchmarks/finetune_gain.py --model minilm --kinds pretrained --lr 1e-4   # a real BERT
+    python benchmarks/finetune_gain.py --kinds pretrained --methods full lora head \\
+        --seeds 0 1 2 --labels all 1000 --workers 2 --out benchmarks/results/finetune_peft.json
+
+``--methods`` (``helpers.adapters``): ``full`` fine-tunes every weight; ``lora`` trains LoRA
+adapters (rank ``--lora-rank``) on the attention projections plus the head; ``head`` freezes
+the encoder and trains only the head. Without ``--lr`` each method runs its own learning-rate
+grid (``METHOD_LRS``: fewer trainable weights take larger steps); the validation column picks one.
 
 Pick a learning rate by the *validation* column; the test column is for the report.
 """
@@ -35,6 +42,8 @@ import time
 from pathlib import Path
 
 KINDS = ("pretrained", "scratch")
+# Learning rates tried per method when --lr is not given (choose by validation).
+METHOD_LRS = {"full": [3e-4], "lora": [1e-3, 3e-3], "head": [3e-3, 1e-2]}
 _CACHE: dict = {}
 
 
@@ -65,13 +74,15 @@ def _prepared(model: str):
 
 
 def run_one(task: dict, threads: int | None = None) -> dict:
-    """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout).
+    """Fine-tune one model for ``task`` (model, kind, lr, seed, labels, epochs, dropout, and
+    optionally method and lora_rank: see ``helpers.adapters``).
 
     ``task["score_test"] = False`` never touches the test split (runs that make a choice);
     ``task["validate"] = True`` scores a subset run's last epoch on validation (a choice made on
     a label subset)."""
     import torch
 
+    from helpers.adapters import prepare, trainable_parameters
     from helpers.finetune import (
         accuracy,
         best_epoch,
@@ -98,13 +109,16 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     set_seed(task["seed"])
     _, model = load_classifier(resolve_model(task["model"]), pretrained=task["kind"] == "pretrained",
                                dropout=task["dropout"])
+    if "method" in task:
+        model = prepare(model, task["method"], task["lora_rank"])
     start = time.perf_counter()
     history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
     validation = best_epoch(history)["val_accuracy"] if val is not None else None
     if val is None and task.get("validate"):
         validation = accuracy(*predict_proba(model, data["val"]))
     row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
-    return {**row, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
+    extra = {"trainable": trainable_parameters(model)[0]} if "method" in task else {}
+    return {**row, **extra, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
             "test": (round(accuracy(*predict_proba(model, data["test"])), 4)
                      if task.get("score_test", True) else None),
@@ -112,18 +126,22 @@ def run_one(task: dict, threads: int | None = None) -> dict:
 
 
 def summarize(rows: list[dict]) -> list[str]:
-    """Per label count and learning rate: mean test accuracy per model and the paired gain."""
+    """Per label count, method and learning rate: mean accuracies per model and the paired gain."""
     from helpers.seed_stats import mean_se, paired_difference
 
     lines = []
     for labels in dict.fromkeys(r["labels"] for r in rows):
-        for lr in dict.fromkeys(r["lr"] for r in rows):
-            runs = {kind: sorted((r for r in rows if (r["kind"], r["labels"], r["lr"]) == (kind, labels, lr)),
-                                 key=lambda r: r["seed"]) for kind in KINDS}
+        for method, lr in dict.fromkeys((r.get("method"), r["lr"]) for r in rows):
+            runs = {kind: sorted((r for r in rows if (r["kind"], r["labels"], r.get("method"), r["lr"])
+                                  == (kind, labels, method, lr)), key=lambda r: r["seed"])
+                    for kind in KINDS}
+            name = f"labels {labels}, " + (f"{method}, " if method else "") + f"lr {lr:g}"
             if not runs["scratch"] and runs["pretrained"]:  # one model only (e.g. --kinds pretrained)
-                mean, se = mean_se([r["test"] for r in runs["pretrained"]])
-                lines.append(f"labels {labels}, lr {lr:g}, {len(runs['pretrained'])} seeds: "
-                             f"test pretrained {100 * mean:.1f} +- {100 * se:.1f}")
+                scores = {split: [r[split] for r in runs["pretrained"] if r.get(split) is not None]
+                          for split in ("validation", "test")}
+                lines.append(f"{name}, {len(runs['pretrained'])} seeds: " + "  ".join(
+                    f"{split} {100 * mean_se(values)[0]:.1f} +- {100 * mean_se(values)[1]:.1f}"
+                    for split, values in scores.items() if values))
                 continue
             seeds = sorted({r["seed"] for r in runs["pretrained"]} & {r["seed"] for r in runs["scratch"]})
             test = {kind: [r["test"] for r in runs[kind] if r["seed"] in seeds] for kind in KINDS}
@@ -131,7 +149,7 @@ def summarize(rows: list[dict]) -> list[str]:
                 continue
             gain, se = paired_difference(test["pretrained"], test["scratch"])
             means = "  ".join(f"{kind} {100 * mean_se(test[kind])[0]:.1f}" for kind in KINDS)
-            lines.append(f"labels {labels}, lr {lr:g}, {len(seeds)} seeds: test {means}; "
+            lines.append(f"{name}, {len(seeds)} seeds: test {means}; "
                          f"gain {100 * gain:+.1f} +- {100 * se:.1f} points")
     return lines
 
@@ -144,7 +162,11 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=str(default_model_dir()),
                         help="checkpoint folder, or 'minilm' (the real pretrained BERT, helpers.minilm)")
-    parser.add_argument("--lr", type=float, nargs="+", default=[3e-4])
+    parser.add_argument("--lr", type=float, nargs="+", default=None,
+                        help="learning rates (default 3e-4; with --methods, each method's METHOD_LRS)")
+    parser.add_argument("--methods", nargs="+", choices=("full", "lora", "head"), default=None,
+                        help="fine-tune every weight, LoRA adapters + head, or the head alone")
+    parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3, help="epochs with all labels (the minimum for subsets)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--labels", nargs="+", default=["all"],
@@ -165,10 +187,16 @@ def main(argv=None) -> dict:
     runs.record["model"] = str(model_path.relative_to(repo_root()) if model_path.is_relative_to(repo_root())
                                else args.model)
     key = ("kind", "lr", "seed", "labels", "dropout_asked")
+    if args.methods is None:  # notebook 05's benchmark: every weight trains
+        grid = [({}, lr) for lr in args.lr or [3e-4]]
+    else:
+        key += ("method", "lora_rank")
+        grid = [({"method": method, "lora_rank": args.lora_rank}, lr) for method in args.methods
+                for lr in args.lr or METHOD_LRS[method]]
     done = runs.done(*key)
     tasks = [dict(model=args.model, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
-                  dropout=args.dropout, dropout_asked=args.dropout)
-             for n in labels for lr in args.lr for seed in args.seeds for kind in args.kinds]
+                  dropout=args.dropout, dropout_asked=args.dropout, **method)
+             for n in labels for method, lr in grid for seed in args.seeds for kind in args.kinds]
     tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
     runs.run_all(run_one, tasks, args.workers)
     for line in summarize(runs.rows):

@@ -126,12 +126,24 @@ class SelfAttention(nn.Module):
         batch, seq_len, _ = x.shape
         return x.view(batch, seq_len, self.num_heads, self.head_size).transpose(1, 2)
 
-    def forward(self, hidden: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """``keep``: boolean (B, 1, 1, T), True where a key may be attended to (not padding)."""
+    def forward(self, hidden: torch.Tensor, keep: torch.Tensor | None = None,
+                attentions: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """``keep``: boolean (B, 1, 1, T), True where a key may be attended to (not padding).
+
+        ``attentions``: a list to append this layer's attention probabilities (B, heads, T, T) to.
+        """
         q, k, v = (self.split_heads(proj(hidden)) for proj in (self.query, self.key, self.value))
-        # softmax(q k^T / sqrt(d)) v per head; SDPA picks a fused kernel when one is available.
-        context = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep, dropout_p=self.attention_dropout if self.training else 0.0)
+        dropout_p = self.attention_dropout if self.training else 0.0
+        if attentions is None:
+            # softmax(q k^T / sqrt(d)) v per head; SDPA picks a fused kernel when one is available.
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, dropout_p=dropout_p)
+        else:  # SDPA does not return the probabilities: the same computation, written out
+            scores = q @ k.transpose(-2, -1) * self.head_size**-0.5
+            if keep is not None:  # the dtype's minimum, as transformers: exp() of it is exactly 0
+                scores = scores.masked_fill(~keep, torch.finfo(scores.dtype).min)
+            probs = scores.softmax(dim=-1)
+            attentions.append(probs)  # before dropout, as transformers returns them
+            context = F.dropout(probs, dropout_p) @ v
         context = context.transpose(1, 2).reshape(hidden.shape)  # heads side by side again
         return self.LayerNorm(hidden + self.output_dropout(self.dense(context)))
 
@@ -153,8 +165,9 @@ class TransformerLayer(nn.Module):
         # not. Irrelevant in eval mode and with the v2 setting hidden_dropout_prob = 0.
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, hidden: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
-        attended = self.attention(hidden, keep)
+    def forward(self, hidden: torch.Tensor, keep: torch.Tensor | None = None,
+                attentions: list[torch.Tensor] | None = None) -> torch.Tensor:
+        attended = self.attention(hidden, keep, attentions)
         transformed = self.ffn_output(self.activation(self.ffn(attended)))
         return self.full_layer_layer_norm(attended + self.dropout(transformed))
 
@@ -188,12 +201,16 @@ class Encoder(nn.Module):
         self.layer_to_group = [group_of_layer(i, config.num_hidden_layers, num_groups)
                                for i in range(config.num_hidden_layers)]
 
-    def forward(self, embedded: torch.Tensor, keep: torch.Tensor | None = None) -> list[torch.Tensor]:
-        """All hidden states: the projected embeddings, then the output of every layer applied."""
+    def forward(self, embedded: torch.Tensor, keep: torch.Tensor | None = None,
+                attentions: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+        """All hidden states: the projected embeddings, then the output of every layer applied.
+
+        If ``attentions`` is a list, every layer applied appends its attention probabilities to it.
+        """
         states = [self.embedding_hidden_mapping_in(embedded)]
         for group_index in self.layer_to_group:
             for layer in self.albert_layer_groups[group_index].albert_layers:
-                states.append(layer(states[-1], keep))
+                states.append(layer(states[-1], keep, attentions))
         return states
 
 
@@ -202,6 +219,7 @@ class EncoderOutput:
     last_hidden_state: torch.Tensor  # (B, T, H)
     pooler_output: torch.Tensor | None  # (B, H), tanh(W h_[CLS] + b)
     hidden_states: tuple[torch.Tensor, ...] | None = None  # projected embeddings + every layer
+    attentions: tuple[torch.Tensor, ...] | None = None  # (B, heads, T, T) per layer applied
 
 
 def init_weights(module: nn.Module, std: float) -> None:
@@ -252,15 +270,21 @@ class ScratchAlbertModel(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None,
-                output_hidden_states: bool = False) -> EncoderOutput:
-        """``attention_mask``: 1 for real tokens, 0 for padding (as from a tokenizer)."""
+                output_hidden_states: bool = False, output_attentions: bool = False) -> EncoderOutput:
+        """``attention_mask``: 1 for real tokens, 0 for padding (as from a tokenizer).
+
+        ``output_attentions``: also return every layer's attention probabilities, as transformers'
+        eager attention does (slower: the fused SDPA kernel does not return them).
+        """
         keep = None
         if attention_mask is not None and not bool(attention_mask.all()):
             keep = attention_mask.bool()[:, None, None, :]  # (B, 1, 1, T): broadcast over heads, queries
-        states = self.encoder(self.embeddings(input_ids, token_type_ids), keep)
+        attentions = [] if output_attentions else None
+        states = self.encoder(self.embeddings(input_ids, token_type_ids), keep, attentions)
         last = states[-1]
         pooled = torch.tanh(self.pooler(last[:, 0])) if self.pooler is not None else None
-        return EncoderOutput(last, pooled, tuple(states) if output_hidden_states else None)
+        return EncoderOutput(last, pooled, tuple(states) if output_hidden_states else None,
+                             tuple(attentions) if output_attentions else None)
 
 
 class MaskedLMHead(nn.Module):

@@ -275,3 +275,63 @@ def test_bert_is_the_same_code_without_projection_or_sharing():
         got = scratch(input_ids, attention_mask, token_type_ids)
     torch.testing.assert_close(got.last_hidden_state, expected.last_hidden_state, **TOL)
     torch.testing.assert_close(got.pooler_output, expected.pooler_output, **TOL)
+
+
+# Attention probabilities, as transformers' eager attention returns them with output_attentions=True.
+def attention_config(groups=1, inner=1, dropout=0.1):
+    return tiny(vocab_size=100, embedding_size=16, hidden_size=32, num_attention_heads=4,
+                intermediate_size=64, num_hidden_layers=3, num_hidden_groups=groups,
+                inner_group_num=inner, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+
+
+def padded_batch(config, seed=0):
+    """``random_batch`` with the last row's final three tokens always padding."""
+    input_ids, attention_mask, token_type_ids = random_batch(config, torch.Generator().manual_seed(seed))
+    attention_mask[-1, -3:] = 0
+    return input_ids, attention_mask, token_type_ids
+
+
+@pytest.mark.parametrize("groups,inner", [(1, 1), (3, 1), (1, 2)])
+def test_attentions_match_transformers_eager(groups, inner):
+    torch.manual_seed(0)
+    config = attention_config(groups, inner)
+    hf_model = AlbertModel._from_config(config, attn_implementation="eager").eval()
+    scratch = ScratchAlbertModel(config).eval()
+    scratch.load_state_dict(hf_model.state_dict(), strict=True)
+    input_ids, attention_mask, token_type_ids = padded_batch(config)
+    with torch.no_grad():
+        expected = hf_model(input_ids=input_ids, attention_mask=attention_mask,
+                            token_type_ids=token_type_ids, output_attentions=True)
+        got = scratch(input_ids, attention_mask, token_type_ids, output_attentions=True)
+    assert len(got.attentions) == len(expected.attentions) == 3 * inner  # one per layer applied
+    for mine, theirs in zip(got.attentions, expected.attentions, strict=True):
+        assert mine.shape == (3, 4, 11, 11)
+        torch.testing.assert_close(mine, theirs, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(got.last_hidden_state, expected.last_hidden_state, **TOL)
+
+
+def test_attention_rows_sum_to_one_and_ignore_padding():
+    config = attention_config()
+    input_ids, attention_mask, token_type_ids = padded_batch(config)
+    # train mode: the probabilities are returned before attention dropout, so rows still sum to 1
+    out = ScratchAlbertModel(config).train()(input_ids, attention_mask, token_type_ids,
+                                             output_attentions=True)
+    padding = ~attention_mask.bool()[:, None, None, :].expand_as(out.attentions[0])
+    for probs in out.attentions:
+        torch.testing.assert_close(probs.sum(-1), torch.ones(probs.shape[:-1]))
+        assert (probs[padding] == 0).all()
+
+
+def test_output_attentions_keeps_the_sdpa_outputs():
+    torch.manual_seed(0)
+    model = ScratchAlbertModel(attention_config(groups=3)).eval()
+    input_ids, attention_mask, token_type_ids = padded_batch(model.config, seed=1)
+    with torch.no_grad():
+        sdpa = model(input_ids, attention_mask, token_type_ids, output_hidden_states=True)
+        explicit = model(input_ids, attention_mask, token_type_ids, output_hidden_states=True,
+                         output_attentions=True)
+    assert sdpa.attentions is None
+    torch.testing.assert_close(explicit.last_hidden_state, sdpa.last_hidden_state, **TOL)
+    torch.testing.assert_close(explicit.pooler_output, sdpa.pooler_output, **TOL)
+    for mine, theirs in zip(explicit.hidden_states, sdpa.hidden_states, strict=True):
+        torch.testing.assert_close(mine, theirs, **TOL)

@@ -68,4 +68,16 @@ def test_finetune_gain_names_the_real_bert_by_alias():
     assert finetune_gain.resolve_model("runs/x") == "runs/x"
     rows = [{"kind": "pretrained", "labels": 300, "lr": 1e-4, "seed": s, "test": acc}
             for s, acc in enumerate((0.70, 0.72))]
-    assert finetune_gain.summarize(rows) == ["labels 300, lr 0.0001, 2 seeds: test pretrained 71.0 +- 1.0"]
+    assert finetune_gain.summarize(rows) == ["labels 300, lr 0.0001, 2 seeds: test 71.0 +- 1.0"]
+
+
+def test_finetune_gain_methods_run_their_own_learning_rate_grids(monkeypatch, tmp_path):
+    import finetune_gain
+
+    seen = []
+    monkeypatch.setattr(finetune_gain, "run_one", lambda task, threads=None: seen.append(task) or {
+        **{k: v for k, v in task.items() if k != "model"}, "validation": 0.7, "test": 0.7})
+    finetune_gain.main(["--kinds", "pretrained", "--methods", "full", "lora", "head", "--labels", "1000"])
+    grid = {(t["method"], t["lr"]) for t in seen}
+    assert grid == {(m, lr) for m, lrs in finetune_gain.METHOD_LRS.items() for lr in lrs}
+    assert all(t["lora_rank"] == 8 and t["kind"] == "pretrained" for t in seen)
