@@ -17,7 +17,10 @@ size and sequence length.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -61,6 +64,20 @@ PROFILER_CATEGORIES = ("parameter", "optimizer state", "input", "temporary", "ac
                        "gradient", "autograd detail", "unknown")
 
 
+@contextlib.contextmanager
+def _no_native_stderr():
+    """Kineto, the profiler's C++ side, writes start/stop lines straight to file descriptor 2."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def profile_step_memory(step, device: str = "cpu") -> dict[str, int]:
     """Bytes per category at the peak of one call of ``step()`` (a whole training step).
 
@@ -70,7 +87,8 @@ def profile_step_memory(step, device: str = "cpu") -> dict[str, int]:
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CUDA if device.startswith("cuda") else ProfilerActivity.CPU]
-    with profile(activities=activities, profile_memory=True, record_shapes=True, with_stack=True) as prof:
+    with _no_native_stderr(), profile(activities=activities, profile_memory=True, record_shapes=True,
+                                      with_stack=True) as prof:
         step()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "timeline.json"
