@@ -42,6 +42,7 @@ def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name, script, keys", [
     ("finetune_gain", "finetune_gain", {"kind", "seed", "labels", "validation", "test"}),
+    ("finetune_peft", "finetune_gain", {"method", "lr", "seed", "labels", "trainable", "test"}),
     ("recipe_choice", "choose_recipe", {"variant", "kind", "seed", "validation"}),
     ("pretrain_seeds", "pretrain_seeds", {"task", "seed", "mlm_loss", "sop_accuracy"}),
     ("variant_seeds_02", "variant_seeds", {"variant", "seed", "final_loss", "heldout_losses"}),
