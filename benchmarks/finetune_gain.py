@@ -109,15 +109,16 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     set_seed(task["seed"])
     _, model = load_classifier(resolve_model(task["model"]), pretrained=task["kind"] == "pretrained",
                                dropout=task["dropout"])
+    extra = {}
     if "method" in task:
         model = prepare(model, task["method"], task["lora_rank"])
+        extra["trainable"] = trainable_parameters(model)[0]
     start = time.perf_counter()
     history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
     validation = best_epoch(history)["val_accuracy"] if val is not None else None
     if val is None and task.get("validate"):
         validation = accuracy(*predict_proba(model, data["val"]))
     row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
-    extra = {"trainable": trainable_parameters(model)[0]} if "method" in task else {}
     return {**row, **extra, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
             "test": (round(accuracy(*predict_proba(model, data["test"])), 4)
@@ -155,6 +156,7 @@ def summarize(rows: list[dict]) -> list[str]:
 
 
 def main(argv=None) -> dict:
+    from helpers.adapters import METHODS
     from helpers.finetune import default_model_dir
     from helpers.runtime import repo_root
     from helpers.seed_stats import StoredRuns
@@ -164,7 +166,7 @@ def main(argv=None) -> dict:
                         help="checkpoint folder, or 'minilm' (the real pretrained BERT, helpers.minilm)")
     parser.add_argument("--lr", type=float, nargs="+", default=None,
                         help="learning rates (default 3e-4; with --methods, each method's METHOD_LRS)")
-    parser.add_argument("--methods", nargs="+", choices=("full", "lora", "head"), default=None,
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
                         help="fine-tune every weight, LoRA adapters + head, or the head alone")
     parser.add_argument("--lora-rank", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=3, help="epochs with all labels (the minimum for subsets)")
@@ -188,7 +190,7 @@ def main(argv=None) -> dict:
                                else args.model)
     key = ("kind", "lr", "seed", "labels", "dropout_asked")
     if args.methods is None:  # notebook 05's benchmark: every weight trains
-        grid = [({}, lr) for lr in args.lr or [3e-4]]
+        grid = [({}, lr) for lr in args.lr or METHOD_LRS["full"]]
     else:
         key += ("method", "lora_rank")
         grid = [({"method": method, "lora_rank": args.lora_rank}, lr) for method in args.methods

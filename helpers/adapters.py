@@ -19,6 +19,8 @@ from __future__ import annotations
 import torch
 from peft import LoraConfig, TaskType, get_peft_model
 
+from helpers.configs import count_parameters
+
 METHODS = ("full", "lora", "head")
 
 # The attention projections, by the module names of transformers' ALBERT and BERT. peft matches a
@@ -64,5 +66,4 @@ def prepare(model, method: str, lora_rank: int = 8):
 
 def trainable_parameters(model: torch.nn.Module) -> tuple[int, int]:
     """(trainable, all) distinct parameters: a shared tensor counts once."""
-    params = list(model.parameters())  # parameters() yields a shared tensor once
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+    return sum(p.numel() for p in model.parameters() if p.requires_grad), count_parameters(model)

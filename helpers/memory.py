@@ -96,6 +96,5 @@ def profile_step_memory(step, device: str = "cpu") -> dict[str, int]:
             warnings.simplefilter("ignore", FutureWarning)
             prof.export_memory_timeline(str(path), device=device)
         _, sizes = json.loads(path.read_text())
-    totals = [sum(row[1:]) for row in sizes]  # column 0 is unused by the profiler
-    at_peak = sizes[max(range(len(totals)), key=totals.__getitem__)][1:]
-    return {**dict(zip(PROFILER_CATEGORIES, at_peak, strict=True)), "peak": max(totals)}
+    at_peak = max((row[1:] for row in sizes), key=sum)  # column 0 is unused by the profiler
+    return {**dict(zip(PROFILER_CATEGORIES, at_peak, strict=True)), "peak": sum(at_peak)}
