@@ -26,13 +26,14 @@ from pathlib import Path
 
 
 def live_config(seed: int, task: str):
-    """Notebook 04's live run (section 5) for ``seed`` and ``task``."""
+    """Notebook 04's live run (section 5) for ``seed`` and ``task``: the shipped checkpoint's
+    configuration with a short budget and the official masking rule (the checkpoint used the legacy one)."""
     from helpers.pretraining import PretrainConfig
     from helpers.runtime import SHIPPED_CHECKPOINT
 
     shipped = PretrainConfig.from_dict(json.loads((SHIPPED_CHECKPOINT / "pretrain_config.json").read_text()))
     return replace(shipped, batch_size=32, max_steps=300, learning_rate=5e-4, dropout=0.0,
-                   eval_every=0, save_every=0, log_every=25, eval_max_examples=512, seed=seed, task=task)
+                   masking_rule="official", eval_every=0, save_every=0, log_every=25, eval_max_examples=512, seed=seed, task=task)
 
 
 def run_one(seed: int, task: str) -> dict:

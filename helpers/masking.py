@@ -25,14 +25,14 @@ vocabulary (the official code draws from the whole vocabulary, so it can put a [
 inside a sentence); and a special token always ends a word (the official code lets a piece after
 [SEP] that does not start a word join the word before the [SEP]).
 
-The ``"legacy"`` rule is the one the shipped ``checkpoints/tiny-albert`` was pretrained with:
-the budget counts only maskable tokens and has no cap, only "▁" starts a word (punctuation is
-masked together with the word before it), and near the end of a sequence p(n) is renormalised
-over the n-grams that fit. On the series' own SOP examples (max length 128, mean 29 tokens) it
-masks 3.9 tokens per sequence where the official rule masks 4.4 (``tests/test_masking.py``
-checks both against a transcription of the official code). It stays the default
-(``NgramMasker``, ``PretrainConfig.masking_rule``) until that checkpoint is pretrained again with
-the official rule, so that the notebooks and the checkpoint's recorded configuration agree.
+The ``"official"`` rule is the default (``NgramMasker``, ``PretrainConfig.masking_rule``). The
+``"legacy"`` rule is kept as an option because the shipped ``checkpoints/tiny-albert`` was
+pretrained with it (its ``pretrain_config.json`` says so): the budget counts only maskable tokens
+and has no cap, only "▁" starts a word (punctuation is masked together with the word before it),
+and near the end of a sequence p(n) is renormalised over the n-grams that fit. On the series' own
+SOP examples (max length 128, mean 29 tokens) it masks 3.9 tokens per sequence where the official
+rule masks 4.4 (``tests/test_masking.py`` checks both against a transcription of the official
+code).
 
 Unlike the official code (static masks, ``dupe_factor=40``), we mask *dynamically* in the
 collator, as RoBERTa does: each epoch sees fresh masks of the same text, which matters when a
@@ -192,7 +192,7 @@ class NgramMasker:
     def __init__(self, tokenizer, mlm_probability: float = 0.15, max_ngram: int = 3,
                  mask_replace_prob: float = 0.8, random_replace_prob: float = 0.1,
                  max_predictions: int | None | str = "rule", seed: int = 0,
-                 rule: str = "legacy"):
+                 rule: str = "official"):
         """``max_predictions``: a cap on masked tokens per sequence, None for none; "rule" takes
         the rule's own (official: 20, legacy: none)."""
 

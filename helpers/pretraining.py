@@ -50,7 +50,7 @@ class PretrainConfig:
     mlm_probability: float = 0.15
     # "official" (create_pretraining_data.py) or "legacy" (the shipped tiny-albert's rule; see
     # helpers.masking): recorded so a checkpoint says how its masks were drawn
-    masking_rule: str = "legacy"
+    masking_rule: str = "official"
     short_seq_prob: float = 0.1
     # optimisation
     batch_size: int = 64
@@ -92,7 +92,8 @@ class PretrainConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown PretrainConfig fields {sorted(unknown)}")
-        return cls(**values)
+        # Saved before masking_rule was recorded: those runs masked with the legacy rule.
+        return cls(**{"masking_rule": "legacy", **values})
 
 
 def init_pretraining_model(config: PretrainConfig, tokenizer, seed: int | None = None) -> AlbertForPreTraining:

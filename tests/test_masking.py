@@ -205,13 +205,13 @@ def training_sequences(tok):
 
 
 def test_default_masking_matches_the_official_statistics(tok, training_sequences):
-    """Same real sequences, the official rule (transcribed above) against NgramMasker's default.
+    """Same real sequences, the official rule (transcribed above) against NgramMasker (its default).
 
     Tolerances from the sampling error: about 1,500 sequences give a standard error of ~0.05
     tokens on the mean masked count and ~0.01 on each n-gram share (both are drawn fresh here).
     """
     pieces = {i: p for i, p in enumerate(tok.convert_ids_to_tokens(list(range(len(tok)))))}
-    masker = NgramMasker(tok, seed=0, rule="official")
+    masker = NgramMasker(tok, seed=0)  # the default rule
     official_rng, ours_rng = np.random.default_rng(1), np.random.default_rng(2)
 
     def word_start_positions(ids):  # first pieces of the official candidate words
@@ -248,3 +248,15 @@ def _official_candidate_words(pieces: list[str]) -> list[list[int]]:
 def test_unknown_rule_is_rejected(tok):
     with pytest.raises(ValueError, match="masking rule"):
         NgramMasker(tok, rule="bert")
+
+
+def test_the_official_rule_is_the_default_and_old_configs_stay_legacy(tok):
+    from dataclasses import asdict
+
+    from helpers.pretraining import PretrainConfig
+
+    assert NgramMasker(tok).rule == "official" and PretrainConfig().masking_rule == "official"
+    saved = asdict(PretrainConfig())
+    del saved["masking_rule"]  # a config written before the rule was recorded: legacy masks
+    assert PretrainConfig.from_dict(saved).masking_rule == "legacy"
+    assert PretrainConfig.from_dict(asdict(PretrainConfig())).masking_rule == "official"
