@@ -61,10 +61,11 @@ from helpers.training import make_optimizer, warmup_linear_decay
 class Budget:
     """What every variant gets: the same steps, batches, learning rate and seed.
 
-    The defaults train one variant of the tiny encoder in about 50 s on one CPU core (four of
-    them in about 100 s on two cores, see :func:`run_variants`), and every variant of notebooks
-    02 and 03 ends below the unigram reference. At this compute, 16-block batches learned faster
-    than fewer 32-block ones.
+    The defaults train one variant of the tiny encoder in 50 s (Intel Xeon VM) to 150 s (AMD EPYC
+    VM) on one CPU core; four of them train two at a time on two cores (:func:`run_variants`).
+    Notebooks 02 and 03 train the first 100 steps live (``stop_after``) and load the full runs.
+    Every variant of notebooks 02 and 03 ends below the unigram reference. At this compute,
+    16-block batches learned faster than fewer 32-block ones.
     """
     steps: int = 500
     batch_size: int = 16
@@ -75,6 +76,7 @@ class Budget:
     heldout_blocks: int = 160
     seed: int = 0
     start_from_unigram: bool = True  # MLM output bias = log training-token frequencies (see module doc)
+    stop_after: int | None = None  # train only the first steps of the schedule: a live prefix of a stored run
 
 
 def tiny_config(vocab_size: int, embedding_size: int = 128, hidden_size: int = 128,
@@ -274,19 +276,24 @@ class VariantResult:
 
 def train_variant(name: str, variant: Variant, data: MLMData, budget: Budget,
                   batches: Sequence[tuple[torch.Tensor, torch.Tensor]] | None = None) -> VariantResult:
-    """Train one variant for ``budget.steps`` MLM steps; record held-out loss every ``eval_every``."""
+    """Train one variant on ``budget.steps`` MLM steps; record held-out loss every ``eval_every``.
+
+    With ``budget.stop_after``, stop after that many steps of the same schedule: the first part
+    of exactly the run that ``stop_after=None`` would make.
+    """
     batches = batches if batches is not None else data.batches(budget)
+    last = budget.steps if budget.stop_after is None else min(budget.stop_after, budget.steps)
     model = variant.build(budget.seed)
     if budget.start_from_unigram:
         with torch.no_grad():
             model.predictions.bias.copy_(unigram_log_probs(data))
     model.train()
     optimizer = make_optimizer(model, budget.learning_rate)
-    scheduler = warmup_linear_decay(optimizer, budget.warmup_steps, budget.steps)
+    scheduler = warmup_linear_decay(optimizer, budget.warmup_steps, budget.steps)  # the full schedule
     eval_steps, train_losses = [0], []
     heldout = [heldout_loss(model, data)]
     start = time.perf_counter()
-    for step, (inputs, labels) in enumerate(batches[:budget.steps], start=1):
+    for step, (inputs, labels) in enumerate(batches[:last], start=1):
         loss = model(inputs, labels=labels).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -294,9 +301,9 @@ def train_variant(name: str, variant: Variant, data: MLMData, budget: Budget,
         optimizer.step()
         scheduler.step()
         train_losses.append(loss.item())
-        if step % budget.eval_every == 0 or step == budget.steps:
+        if step % budget.eval_every == 0 or step == last:
             eval_steps.append(step)
-            if step == budget.steps:
+            if step == last:
                 block_losses = heldout_block_losses(model, data)
                 heldout.append(float(block_losses.sum() / data.heldout_targets))
             else:
@@ -351,7 +358,8 @@ def run_variants(variants: Mapping[str, Variant], data: MLMData, budget: Budget 
     if verbose:
         for name, result in results.items():
             print(f"{name:<22} {result.parameters:>10,} parameters  held-out loss "
-                  f"{result.heldout_losses[0]:.2f} -> {result.final_loss:.3f}  ({result.seconds:.0f} s)")
+                  f"{result.heldout_losses[0]:.2f} -> {result.final_loss:.3f} after {result.eval_steps[-1]} steps"
+                  f"  ({result.seconds:.0f} s)")
     return results
 
 

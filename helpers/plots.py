@@ -162,15 +162,53 @@ def plot_loss_vs_parameters(results: Mapping[str, VariantResult], ax=None, refer
 
 
 def plot_comparison(results: Mapping[str, VariantResult], reference: float | None = None,
-                    title: str = "after the same budget", suptitle: str | None = None):
-    """The two-panel figure of notebooks 02 and 03: loss curves, and final loss vs parameters."""
+                    title: str = "after the same budget", suptitle: str | None = None,
+                    stored: Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]] | None = None,
+                    parameters: Mapping[str, int] | None = None):
+    """The two-panel figure of notebooks 02 and 03: loss curves, and final loss vs parameters.
+
+    With ``stored`` (variant -> eval steps, mean loss, standard error over seeds, from
+    :func:`helpers.seed_stats.curves_by_variant`), the curves and the final losses are the stored
+    runs' means with error bars, and ``results`` (a live run, possibly a prefix, possibly of only
+    some variants) are drawn on the left panel as crosses on top of them. ``parameters`` gives the
+    parameter count of a stored variant that has no live result.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.1), layout="constrained")
     if suptitle:
         fig.suptitle(suptitle)
-    plot_heldout_curves(results, ax=axes[0], reference=reference)
+    if stored is None:
+        plot_heldout_curves(results, ax=axes[0], reference=reference)
+        plot_loss_vs_parameters(results, ax=axes[1], reference=reference, title=title)
+    else:
+        sizes = {**(parameters or {}), **{name: r.parameters for name, r in results.items()}}
+        for name, (steps, mean, error) in stored.items():
+            line = axes[0].errorbar(steps, mean, yerr=error, marker="o", markersize=4, capsize=3, label=name)
+            if name in results:
+                axes[0].plot(results[name].eval_steps, results[name].heldout_losses, linestyle="none",
+                             marker="x", markersize=9, color=line[0].get_color())
+            axes[1].errorbar(sizes[name], mean[-1], yerr=error[-1], marker="o", capsize=3,
+                             color=line[0].get_color())
+            axes[1].annotate(name, (sizes[name], mean[-1]), textcoords="offset points", xytext=(5, 4),
+                             fontsize="small")
+        axes[0].plot([], [], linestyle="none", marker="x", color="black", label="this run (live)")
+        for ax in axes:
+            if reference is not None:
+                ax.axhline(reference, linestyle="--", color="grey", linewidth=1)
+                ax.annotate("unigram (no context)", (0.01, reference), xycoords=("axes fraction", "data"),
+                            va="bottom", fontsize="small", color="grey")
+            ax.grid(alpha=0.3)
+        axes[0].set_xlabel("training step")
+        axes[0].set_ylabel("held-out MLM loss")
+        axes[1].set_xscale("log")
+        axes[1].margins(x=0.2)
+        plotted = sorted({sizes[name] for name in stored})
+        axes[1].set_xticks(plotted, [f"{n / 1e6:.2f}M" for n in plotted])  # a tick at every point
+        axes[1].minorticks_off()
+        axes[1].set_xlabel("encoder parameters (log scale)")
+        axes[1].set_ylabel("held-out MLM loss after training")
+        axes[1].set_title(title)
     axes[0].set_title("held-out MLM loss while training")
     axes[0].legend(fontsize="small")
-    plot_loss_vs_parameters(results, ax=axes[1], reference=reference, title=title)
     return fig
 
 

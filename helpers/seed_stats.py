@@ -53,6 +53,22 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
     return mean_se([x - y for x, y in zip(a, b, strict=True)])
 
 
+def curves_by_variant(rows: Sequence[dict], key: str = "heldout_losses") -> dict[str, tuple[list[int], list[float], list[float]]]:
+    """Stored runs' curves, per variant: (eval steps, mean over the seeds, standard error) at each step.
+
+    ``rows`` are a variant benchmark's rows (``variant``, ``seed``, ``eval_steps`` and ``key``).
+    """
+    curves = {}
+    for name in dict.fromkeys(r["variant"] for r in rows):
+        runs = [r for r in rows if r["variant"] == name]
+        steps = runs[0]["eval_steps"]
+        if any(r["eval_steps"] != steps for r in runs):
+            raise ValueError(f"the stored runs of {name!r} were evaluated at different steps")
+        stats = [mean_se([r[key][i] for r in runs]) for i in range(len(steps))]
+        curves[name] = (list(steps), [m for m, _ in stats], [e for _, e in stats])
+    return curves
+
+
 def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float] | None = None,
                     draws: int = 2000, seed: int = 0) -> tuple[float, float]:
     """``sum(numerators) / sum(denominators)`` and its bootstrap standard error.

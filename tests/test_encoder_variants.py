@@ -1,6 +1,7 @@
 """The fixed-budget MLM comparison: packing, fixed masks, training, Figure 1 metrics."""
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -131,6 +132,36 @@ def test_training_lowers_heldout_loss_and_is_reproducible(data):
     assert compared.loc["a", "minus a"] == 0 and compared.loc["c", "minus a"] == round(difference, 3)
     fig = plot_comparison(results, reference=unigram_loss(data))
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 3 + 1  # a line per variant + the reference
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_a_live_prefix_is_the_start_of_the_full_run(data):
+    """``stop_after`` trains the first steps of the same schedule: the full run's numbers, cut short."""
+    config = tiny_config(data.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                         seq_len=BUDGET.seq_len)
+    variants = {"a": Variant(config, sharing="all-shared")}
+    full = run_variants(variants, data, BUDGET, verbose=False, workers=1)["a"]
+    prefix = run_variants(variants, data, replace(BUDGET, stop_after=10), verbose=False, workers=1)["a"]
+    assert prefix.eval_steps == [0, 10] and full.eval_steps == [0, 10, 20]
+    assert prefix.heldout_losses == full.heldout_losses[:2]  # same batches, same learning rates
+    assert prefix.train_losses == full.train_losses[:10]
+    assert math.isclose(prefix.block_losses.sum() / data.heldout_targets, prefix.final_loss)
+    odd = run_variants(variants, data, replace(BUDGET, stop_after=15), verbose=False, workers=1)["a"]
+    assert odd.eval_steps == [0, 10, 15] and odd.train_losses == full.train_losses[:15]
+    beyond = run_variants(variants, data, replace(BUDGET, stop_after=99), verbose=False, workers=1)["a"]
+    assert beyond.heldout_losses == full.heldout_losses  # never past the budget
+
+    # the figure: stored curves with the live prefix on top, for only some of the stored variants
+    stored = {"a": ([0, 10, 20], [6.0, 5.5, 5.2], [0.01, 0.02, 0.02]),
+              "z": ([0, 10, 20], [6.0, 5.7, 5.4], [0.01, 0.02, 0.02])}
+    with pytest.raises(KeyError):
+        plot_comparison({"a": prefix}, stored=stored)  # "z" has no live run and no parameter count
+    fig = plot_comparison({"a": prefix}, reference=6.1, stored=stored, parameters={"z": 1234})
+    live = [line for line in fig.axes[0].lines if line.get_marker() == "x" and len(line.get_xdata())]
+    assert len(live) == 1 and list(live[0].get_xdata()) == [0, 10]
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["0.00M", f"{prefix.parameters / 1e6:.2f}M"]
     import matplotlib.pyplot as plt
 
     plt.close(fig)

@@ -32,6 +32,20 @@ def test_tolerance_band_is_mean_plus_minus_k_sd():
         tolerance_band([0.7, 0.8])
 
 
+def test_curves_by_variant_average_the_seeds_step_by_step():
+    rows = [{"variant": "a", "seed": 0, "eval_steps": [0, 100], "heldout_losses": [6.0, 5.0]},
+            {"variant": "a", "seed": 1, "eval_steps": [0, 100], "heldout_losses": [6.2, 5.4]},
+            {"variant": "b", "seed": 0, "eval_steps": [0, 100], "heldout_losses": [6.1, 5.9]}]
+    curves = seed_stats.curves_by_variant(rows)
+    assert list(curves) == ["a", "b"]
+    steps, mean, error = curves["a"]
+    assert steps == [0, 100] and mean == pytest.approx([6.1, 5.2]) and error == pytest.approx([0.1, 0.2])
+    assert curves["b"] == ([0, 100], [6.1, 5.9], [0.0, 0.0])
+    rows.append({"variant": "b", "seed": 1, "eval_steps": [0, 50], "heldout_losses": [6.1, 5.9]})
+    with pytest.raises(ValueError, match="different steps"):
+        seed_stats.curves_by_variant(rows)
+
+
 def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
     monkeypatch.setattr(seed_stats, "RESULTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="benchmarks/README.md"):
