@@ -53,6 +53,7 @@ data: $(CORE_STAMP)
 	$(BIN)/python -m helpers.data fetch
 	$(BIN)/python -m helpers.minilm fetch
 	$(BIN)/python -m helpers.documents fetch
+	$(BIN)/python -m helpers.chinese_data fetch
 
 # Containers and CI machines often run as root, which JupyterLab refuses without this flag.
 LAB_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
