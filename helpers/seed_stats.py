@@ -100,6 +100,31 @@ def tolerance_band(values: Sequence[float], k: float = 4.0) -> tuple[float, floa
     return mean - k * sd, mean + k * sd
 
 
+def check_live_steps(results, rows: Sequence[dict], k: float = 4.0) -> int:
+    """Fail unless every live evaluation lies within the stored seeds' band at the same step.
+
+    ``results`` maps variant names to live results (``eval_steps``, ``heldout_losses``; a prefix
+    of the stored runs is fine); ``rows`` are the stored runs. Each live loss at a step the stored
+    runs also evaluated must lie within :func:`tolerance_band` of the stored losses there. Returns
+    how many evaluations were checked.
+    """
+    checked = 0
+    for name, result in results.items():
+        runs = [r for r in rows if r["variant"] == name]
+        if not runs:
+            raise ValueError(f"no stored runs of {name!r}")
+        for step, loss in zip(result.eval_steps, result.heldout_losses, strict=True):
+            if step not in runs[0]["eval_steps"]:
+                continue
+            at = runs[0]["eval_steps"].index(step)
+            low, high = tolerance_band([r["heldout_losses"][at] for r in runs], k)
+            if not low < loss < high:
+                raise AssertionError(f"this run's {name} at step {step}: {loss:.3f}, outside the stored "
+                                     f"seeds' band [{low:.3f}, {high:.3f}]")
+            checked += 1
+    return checked
+
+
 class StoredRuns:
     """A benchmark's results file: every run so far, with the command, machine and wall time.
 

@@ -46,6 +46,24 @@ def test_curves_by_variant_average_the_seeds_step_by_step():
         seed_stats.curves_by_variant(rows)
 
 
+def test_live_steps_are_checked_against_the_stored_band():
+    from types import SimpleNamespace
+
+    rows = [{"variant": "a", "seed": seed, "eval_steps": [0, 100, 200], "heldout_losses": [6.0, 5.0 + d, 4.0 + d]}
+            for seed, d in enumerate((0.00, 0.01, 0.02))]
+    live = {"a": SimpleNamespace(eval_steps=[0, 100, 150], heldout_losses=[6.0, 5.01, 4.7])}
+    with pytest.raises(AssertionError):  # step 0: the stored runs have no spread there
+        seed_stats.check_live_steps(live, rows)
+    live["a"].heldout_losses[0] = 6.0 + 1e-9
+    rows[0]["heldout_losses"][0] = 5.99
+    assert seed_stats.check_live_steps(live, rows) == 2  # steps 0 and 100; 150 was not stored
+    live["a"].heldout_losses[1] = 5.2
+    with pytest.raises(AssertionError, match="at step 100: 5.200, outside"):
+        seed_stats.check_live_steps(live, rows)
+    with pytest.raises(ValueError, match="no stored runs of 'b'"):
+        seed_stats.check_live_steps({"b": live["a"]}, rows)
+
+
 def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
     monkeypatch.setattr(seed_stats, "RESULTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="benchmarks/README.md"):
