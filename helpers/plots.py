@@ -47,6 +47,24 @@ def plot_confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], label_na
     return ax
 
 
+def _reference_line(ax, level: float, name: str) -> None:
+    """A dashed grey level across the axes, labelled at its left end (e.g. a baseline)."""
+    ax.axhline(level, linestyle="--", color="grey", linewidth=1)
+    ax.annotate(name, (0.01, level), xycoords=("axes fraction", "data"), va="bottom",
+                fontsize="small", color="grey")
+
+
+def _parameter_axis(ax, title: str | None = None) -> None:
+    """The x axis of a loss-vs-parameters panel: log scale, room for labels, grid, titles."""
+    ax.set_xscale("log")
+    ax.margins(x=0.2)  # room for the labels of the outermost points
+    ax.set_xlabel("encoder parameters (log scale)")
+    ax.set_ylabel("held-out MLM loss after training")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+
+
 def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], xlabel: str,
                 ylabel: str, ax=None, logx: bool = False, hlines: Mapping[str, float] | None = None,
                 title: str | None = None, marker: str = "o"):
@@ -55,9 +73,7 @@ def plot_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], x
     for name, (x, y) in curves.items():
         ax.plot(x, y, marker=marker, label=name)
     for name, level in (hlines or {}).items():
-        ax.axhline(level, linestyle="--", color="grey", linewidth=1)
-        ax.annotate(name, (0.01, level), xycoords=("axes fraction", "data"), va="bottom",
-                    fontsize="small", color="grey")
+        _reference_line(ax, level, name)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -148,16 +164,8 @@ def plot_loss_vs_parameters(results: Mapping[str, VariantResult], ax=None, refer
         ax.annotate(name, (r.parameters, r.final_loss), textcoords="offset points", xytext=(5, 4),
                     fontsize="small")
     if reference is not None:
-        ax.axhline(reference, linestyle="--", color="grey", linewidth=1)
-        ax.annotate("unigram (no context)", (0.01, reference), xycoords=("axes fraction", "data"),
-                    va="bottom", fontsize="small", color="grey")
-    ax.set_xscale("log")
-    ax.margins(x=0.2)  # room for the labels of the outermost points
-    ax.set_xlabel("encoder parameters (log scale)")
-    ax.set_ylabel("held-out MLM loss after training")
-    ax.grid(alpha=0.3)
-    if title:
-        ax.set_title(title)
+        _reference_line(ax, reference, "unigram (no context)")
+    _parameter_axis(ax, title)
     return ax
 
 
@@ -191,22 +199,16 @@ def plot_comparison(results: Mapping[str, VariantResult], reference: float | Non
             axes[1].annotate(name, (sizes[name], mean[-1]), textcoords="offset points", xytext=(5, 4),
                              fontsize="small")
         axes[0].plot([], [], linestyle="none", marker="x", color="black", label="this run (live)")
-        for ax in axes:
-            if reference is not None:
-                ax.axhline(reference, linestyle="--", color="grey", linewidth=1)
-                ax.annotate("unigram (no context)", (0.01, reference), xycoords=("axes fraction", "data"),
-                            va="bottom", fontsize="small", color="grey")
-            ax.grid(alpha=0.3)
+        if reference is not None:
+            for ax in axes:
+                _reference_line(ax, reference, "unigram (no context)")
+        axes[0].grid(alpha=0.3)
         axes[0].set_xlabel("training step")
         axes[0].set_ylabel("held-out MLM loss")
-        axes[1].set_xscale("log")
-        axes[1].margins(x=0.2)
+        _parameter_axis(axes[1], title)
         plotted = sorted({sizes[name] for name in stored})
         axes[1].set_xticks(plotted, [f"{n / 1e6:.2f}M" for n in plotted])  # a tick at every point
         axes[1].minorticks_off()
-        axes[1].set_xlabel("encoder parameters (log scale)")
-        axes[1].set_ylabel("held-out MLM loss after training")
-        axes[1].set_title(title)
     axes[0].set_title("held-out MLM loss while training")
     axes[0].legend(fontsize="small")
     return fig
