@@ -21,6 +21,8 @@ a run already in that file is not repeated, so an interrupted measurement resume
         --workers 2 --out benchmarks/results/finetune_gain.json     # what notebook 05 cites
     python benchmarks/finetune_gain.py --model runs/my-run --lr 3e-4 1e-3 --epochs 3
     python benchmarks/finetune_gain.py --dropout 0    # fine-tune both without encoder dropout
+    python benchmarks/finetune_gain.py --seeds 0 1 2 3 4 --history --no-test --workers 2 \
+        --out benchmarks/results/finetune_curves.json     # notebook 05's per-epoch curves
     python benchmarks/finetune_gain.py --model minilm --kinds pretrained --lr 1e-4   # a real BERT
     python benchmarks/finetune_gain.py --kinds pretrained --methods full lora head \\
         --seeds 0 1 2 --labels all 1000 --workers 2 --out benchmarks/results/finetune_peft.json
@@ -115,6 +117,10 @@ def run_one(task: dict, threads: int | None = None) -> dict:
         extra["trainable"] = trainable_parameters(model)[0]
     start = time.perf_counter()
     history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
+    if task.get("history"):  # per-epoch curve (notebook 05's Figure 1 and its live first epoch)
+        extra["history"] = [{"epoch": h["epoch"], "train_loss": round(h["train_loss"], 4),
+                             "val_accuracy": None if h["val_accuracy"] is None else round(h["val_accuracy"], 4)}
+                            for h in history]
     validation = best_epoch(history)["val_accuracy"] if val is not None else None
     if val is None and task.get("validate"):
         validation = accuracy(*predict_proba(model, data["val"]))
@@ -145,12 +151,13 @@ def summarize(rows: list[dict]) -> list[str]:
                     for split, values in scores.items() if values))
                 continue
             seeds = sorted({r["seed"] for r in runs["pretrained"]} & {r["seed"] for r in runs["scratch"]})
-            test = {kind: [r["test"] for r in runs[kind] if r["seed"] in seeds] for kind in KINDS}
             if not seeds:
                 continue
+            split = "test" if all(r["test"] is not None for kind in KINDS for r in runs[kind]) else "validation"
+            test = {kind: [r[split] for r in runs[kind] if r["seed"] in seeds] for kind in KINDS}
             gain, se = paired_difference(test["pretrained"], test["scratch"])
             means = "  ".join(f"{kind} {100 * mean_se(test[kind])[0]:.1f}" for kind in KINDS)
-            lines.append(f"{name}, {len(seeds)} seeds: test {means}; "
+            lines.append(f"{name}, {len(seeds)} seeds: {split} {means}; "
                          f"gain {100 * gain:+.1f} +- {100 * se:.1f} points")
     return lines
 
@@ -178,6 +185,10 @@ def main(argv=None) -> dict:
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
                         help="which models to train (a second checkpoint can reuse the first's scratch runs)")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side, one thread each")
+    parser.add_argument("--history", action="store_true",
+                        help="store each run's per-epoch training loss and validation accuracy")
+    parser.add_argument("--no-test", action="store_true",
+                        help="never score the test split (curves and choices made on validation)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
     args = parser.parse_args(argv)
     labels = [value if value == "all" else int(value) for value in args.labels]
@@ -197,7 +208,9 @@ def main(argv=None) -> dict:
                 for lr in args.lr or METHOD_LRS[method]]
     done = runs.done(*key)
     tasks = [dict(model=args.model, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
-                  dropout=args.dropout, dropout_asked=args.dropout, **method)
+                  dropout=args.dropout, dropout_asked=args.dropout, **method,
+                  **({"history": True} if args.history else {}),
+                  **({"score_test": False} if args.no_test else {}))
              for n in labels for method, lr in grid for seed in args.seeds for kind in args.kinds]
     tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
     runs.run_all(run_one, tasks, args.workers)

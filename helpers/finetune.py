@@ -213,20 +213,22 @@ def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Seq
 
 def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4, warmup_ratio=0.1,
                      weight_decay=0.01, max_grad_norm=1.0, device="cpu", progress=True,
-                     desc="train"):
+                     desc="train", stop_after=None):
     """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation accuracy.
 
     Returns one record per epoch: ``epoch``, ``train_loss`` (mean over the epoch), ``val_accuracy``,
     ``lr`` (at the end of the epoch) and ``steps``. On return the model holds the weights of the
     best epoch (earliest one on ties), in eval mode. Without ``val_loader`` nothing is validated
     (``val_accuracy`` is None) and the last epoch is kept: a fixed recipe, cheaper to run many times.
+    ``stop_after=k`` trains only the first k epochs of the ``epochs``-epoch schedule: exactly the
+    start of a full run (notebook 05 trains one epoch live and loads the finished model).
     """
     model.to(device)
     optimizer = make_optimizer(model, lr, weight_decay)  # no decay on biases and LayerNorm
     total_steps = epochs * len(train_loader)
     scheduler = warmup_linear_decay(optimizer, round(warmup_ratio * total_steps), total_steps)
     history, best_acc, best_state, step = [], -math.inf, None, 0
-    for epoch in range(1, epochs + 1):
+    for epoch in range(1, (stop_after or epochs) + 1):
         model.train()
         total_loss, seen = 0.0, 0
         bar = ProgressBar(desc=f"{desc} epoch {epoch}/{epochs}", iterable=train_loader,

@@ -109,15 +109,39 @@ def plot_label_efficiency(points: Mapping[str, Mapping[int, float]], ax=None,
 
 def plot_histories(histories: Mapping[str, Sequence[Mapping[str, float]]],
                    keys: Sequence[str] = ("train_loss", "val_accuracy"), axes=None,
-                   title: str | None = None):
-    """Per-epoch records (e.g. from ``train_classifier``), one panel per key, one line per run."""
+                   title: str | None = None,
+                   stored: Mapping[str, Sequence[Sequence[Mapping[str, float]]]] | None = None):
+    """Per-epoch records (e.g. from ``train_classifier``), one panel per key, one line per run.
+
+    With ``stored`` (name -> one per-epoch history per seed, e.g. the rows of
+    ``benchmarks/finetune_gain.py --history``), each panel shows the seeds' mean with standard-error
+    bars per stored name, and ``histories`` (a live run, possibly only its first epochs) as crosses
+    on top in the same colour.
+    """
+    from helpers.seed_stats import mean_se
+
     if axes is None:
         _, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.4), layout="constrained")
     axes = np.atleast_1d(axes)
     for ax, key in zip(axes, keys, strict=True):
-        curves = {name: ([r["epoch"] for r in h], [r[key] for r in h])
-                  for name, h in histories.items()}
-        plot_curves(curves, "epoch", key.replace("_", " "), ax=ax)
+        if stored is None:
+            curves = {name: ([r["epoch"] for r in h], [r[key] for r in h])
+                      for name, h in histories.items()}
+            plot_curves(curves, "epoch", key.replace("_", " "), ax=ax)
+        else:
+            for name, runs in stored.items():
+                epochs = [r["epoch"] for r in runs[0]]
+                stats = [mean_se([run[i][key] for run in runs]) for i in range(len(epochs))]
+                line = ax.errorbar(epochs, [m for m, _ in stats], yerr=[se for _, se in stats], marker="o",
+                                   markersize=4, capsize=3, label=f"{name} ({len(runs)} seeds, ± SE)")
+                if histories.get(name):
+                    ax.plot([r["epoch"] for r in histories[name]], [r[key] for r in histories[name]],
+                            linestyle="none", marker="x", markersize=9, color=line[0].get_color())
+            ax.plot([], [], linestyle="none", marker="x", color="black", label="this run (live)")
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(key.replace("_", " "))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     if title:
         axes[0].figure.suptitle(title)

@@ -81,3 +81,18 @@ def test_finetune_gain_methods_run_their_own_learning_rate_grids(monkeypatch, tm
     grid = {(t["method"], t["lr"]) for t in seen}
     assert grid == {(m, lr) for m, lrs in finetune_gain.METHOD_LRS.items() for lr in lrs}
     assert all(t["lora_rank"] == 8 and t["kind"] == "pretrained" for t in seen)
+
+
+def test_finetune_gain_curves_ask_for_histories_and_never_the_test_split(monkeypatch):
+    import finetune_gain
+
+    seen = []
+    monkeypatch.setattr(finetune_gain, "run_one", lambda task, threads=None: seen.append(task) or {
+        **{k: v for k, v in task.items() if k != "model"}, "validation": 0.7 + 0.01 * (task["kind"] == "pretrained")
+        + 0.001 * task["seed"], "test": None})
+    finetune_gain.main(["--history", "--no-test", "--seeds", "0", "1"])
+    assert len(seen) == 4 and all(t["history"] and t["score_test"] is False for t in seen)
+    rows = [{**t, "validation": 0.7 + 0.01 * (t["kind"] == "pretrained") + 0.001 * t["seed"], "test": None}
+            for t in seen]
+    assert finetune_gain.summarize(rows) == [
+        "labels all, lr 0.0003, 2 seeds: validation pretrained 71.0  scratch 70.0; gain +1.0 +- 0.0 points"]

@@ -186,6 +186,24 @@ def test_training_learns_toy_task_and_keeps_best_epoch(tiny_dir, one_thread):
     assert finetune.accuracy(probs, labels) == best["val_accuracy"]  # the kept weights
 
 
+def test_stop_after_trains_exactly_the_start_of_the_full_run(tiny_dir, one_thread):
+    tokenizer, _ = finetune.load_classifier(tiny_dir)
+    encoded = finetune.tokenize_splits(toy_splits(n_train=64), tokenizer)
+    histories, weights = [], []
+    for stop_after in (1, None):
+        torch.manual_seed(0)
+        _, model = finetune.load_classifier(tiny_dir)
+        train = finetune.make_loader(encoded["train"], tokenizer, batch_size=16, shuffle=True, seed=0)
+        val = finetune.make_loader(encoded["validation"], tokenizer, batch_size=32)
+        histories.append(finetune.train_classifier(model, train, val, epochs=3, lr=1e-3, progress=False,
+                                                   stop_after=stop_after))
+        weights.append(model.state_dict()["classifier.weight"].clone())
+    prefix, full = histories
+    assert len(prefix) == 1 and len(full) == 3
+    assert prefix[0] == full[0]  # same steps, same learning rates (the 3-epoch schedule), same scores
+    assert prefix[0]["lr"] > 0
+
+
 def test_best_epoch_prefers_the_earliest_on_ties():
     history = [{"epoch": 1, "val_accuracy": 0.5}, {"epoch": 2, "val_accuracy": 0.8},
                {"epoch": 3, "val_accuracy": 0.8}]

@@ -53,6 +53,20 @@ def test_histories_one_panel_per_key():
     np.testing.assert_allclose(axes[1].get_lines()[0].get_ydata(), [0.6, 0.7])
 
 
+def test_histories_with_stored_seeds_draw_means_and_live_crosses():
+    seeds = [[{"epoch": e, "train_loss": 1.0 / e + d, "val_accuracy": 0.5 + e / 10 + d} for e in (1, 2, 3)]
+             for d in (0.0, 0.02)]
+    live = [{"epoch": 1, "train_loss": 1.01, "val_accuracy": 0.61}]  # a live first epoch only
+    axes = plots.plot_histories({"pretrained": live}, stored={"pretrained": seeds, "scratch": seeds})
+    errorbars = axes[1].containers
+    assert len(errorbars) == 2  # one per stored name
+    np.testing.assert_allclose(np.asarray(errorbars[0].lines[0].get_ydata(), dtype=float), [0.61, 0.71, 0.81])
+    crosses = [line for line in axes[1].get_lines() if line.get_marker() == "x" and len(line.get_xdata())]
+    assert len(crosses) == 1 and list(crosses[0].get_xdata()) == [1]
+    assert crosses[0].get_color() == errorbars[0].lines[0].get_color()
+    assert "pretrained (2 seeds, ± SE)" in [t.get_text() for t in axes[1].get_legend().get_texts()]
+
+
 def test_confidence_histogram_splits_right_and_wrong():
     confidence = [0.55, 0.6, 0.9, 0.95, 0.99]
     correct = [False, True, True, True, False]
