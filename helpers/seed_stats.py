@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from helpers.checkpoints import hardware_summary
 from helpers.data import WHEEL_SHA256, split_fingerprint
@@ -87,20 +88,26 @@ def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float] |
     return float(top.sum() / bottom.sum()), float(resampled.std(ddof=1))
 
 
-def tolerance_band(values: Sequence[float], k: float = 4.0) -> tuple[float, float]:
-    """Where one more seeded run is expected to land: mean +- ``k`` sample standard deviations.
+def tolerance_band(values: Sequence[float], false_alarm: float = 1e-3) -> tuple[float, float]:
+    """Where one more seeded run is expected to land: a prediction interval from the seeds.
 
-    With k = 4 a normally distributed result falls outside about once in 16,000 runs, so a
-    check against this band fails when the behaviour changes, not when the seed or the CPU does.
+    ``mean +- t * sd * sqrt(1 + 1/n)``, with ``sd`` the seeds' sample standard deviation and ``t``
+    Student's t quantile for ``n - 1`` degrees of freedom: if the results are roughly normal, a
+    new run of the same recipe falls outside with probability ``false_alarm`` (1 in 1,000),
+    however few the seeds. Few seeds know little about the spread, so their band is wide: about
+    mean +- 5.0 sd for 10 seeds, 9.4 sd for 5 and 36 sd for 3. A check against it fails when
+    the behaviour changes, and only rarely because the seed or the CPU did.
     """
     values = list(values)
     if len(values) < 3:
         raise ValueError("a band needs at least three seeds")
+    n = len(values)
     mean, sd = statistics.mean(values), statistics.stdev(values)
-    return mean - k * sd, mean + k * sd
+    half_width = float(stats.t.ppf(1 - false_alarm / 2, n - 1)) * sd * math.sqrt(1 + 1 / n)
+    return mean - half_width, mean + half_width
 
 
-def check_live_steps(results, rows: Sequence[dict], k: float = 4.0) -> int:
+def check_live_steps(results, rows: Sequence[dict], false_alarm: float = 1e-3) -> int:
     """Fail unless every live evaluation lies within the stored seeds' band at the same step.
 
     ``results`` maps variant names to live results (``eval_steps``, ``heldout_losses``; a prefix
@@ -117,7 +124,7 @@ def check_live_steps(results, rows: Sequence[dict], k: float = 4.0) -> int:
             if step not in runs[0]["eval_steps"]:
                 continue
             at = runs[0]["eval_steps"].index(step)
-            low, high = tolerance_band([r["heldout_losses"][at] for r in runs], k)
+            low, high = tolerance_band([r["heldout_losses"][at] for r in runs], false_alarm)
             if not low < loss < high:
                 raise AssertionError(f"this run's {name} at step {step}: {loss:.3f}, outside the stored "
                                      f"seeds' band [{low:.3f}, {high:.3f}]")

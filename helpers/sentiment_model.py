@@ -46,6 +46,7 @@ def load(path: str | Path = SHIPPED_CLASSIFIER):
 
 def model_card(result: dict) -> str:
     """README.md of a shipped classifier (``result["kind"]``: pretrained or scratch)."""
+    folder = "checkpoints/tiny-albert-sentiment" + ("-scratch" if result["kind"] == "scratch" else "")
     if result["kind"] == "scratch":
         title = "tiny-albert-sentiment-scratch: the tiny ALBERT architecture trained from random weights"
         about = ("The architecture of `checkpoints/tiny-albert` (E = H = 128, 4 layers sharing one set of\n"
@@ -69,7 +70,7 @@ tags: [albert, text-classification, sentiment, teaching]
 
 ```python
 from transformers import pipeline
-classify = pipeline("text-classification", model="checkpoints/tiny-albert-sentiment")
+classify = pipeline("text-classification", model="{folder}")
 ```
 
 ## Reproduce

@@ -2,7 +2,9 @@
 
 import json
 import math
+import statistics
 
+import numpy as np
 import pytest
 
 from helpers import seed_stats
@@ -25,11 +27,22 @@ def test_paired_difference_is_seed_by_seed():
         paired_difference([1.0], [1.0, 2.0])
 
 
-def test_tolerance_band_is_mean_plus_minus_k_sd():
-    low, high = tolerance_band([0.70, 0.72, 0.74], k=4)
-    assert low == pytest.approx(0.72 - 0.08) and high == pytest.approx(0.72 + 0.08)
+def test_tolerance_band_is_a_student_t_prediction_interval():
+    low, high = tolerance_band([0.70, 0.72, 0.74])
+    # t(0.9995, 2 df) = 31.599; sd 0.02; sqrt(1 + 1/3)
+    assert high - 0.72 == pytest.approx(31.599 * 0.02 * (4 / 3) ** 0.5, rel=1e-4) and low + high == pytest.approx(1.44)
+    ten = [0.70 + 0.01 * (i % 5) for i in range(10)]
+    low, high = tolerance_band(ten)
+    assert (high - low) / 2 / statistics.stdev(ten) == pytest.approx(5.01, abs=0.01)
     with pytest.raises(ValueError, match="three"):
         tolerance_band([0.7, 0.8])
+
+
+def test_tolerance_band_misses_one_normal_run_in_a_thousand():
+    rng = np.random.default_rng(0)
+    draws = rng.normal(size=(40_000, 6))  # 5 seeds, then one more run
+    outside = sum(not low < row[5] < high for row in draws for low, high in [tolerance_band(row[:5])])
+    assert 0.0005 < outside / len(draws) < 0.002
 
 
 def test_curves_by_variant_average_the_seeds_step_by_step():
@@ -57,8 +70,8 @@ def test_live_steps_are_checked_against_the_stored_band():
     live["a"].heldout_losses[0] = 6.0 + 1e-9
     rows[0]["heldout_losses"][0] = 5.99
     assert seed_stats.check_live_steps(live, rows) == 2  # steps 0 and 100; 150 was not stored
-    live["a"].heldout_losses[1] = 5.2
-    with pytest.raises(AssertionError, match="at step 100: 5.200, outside"):
+    live["a"].heldout_losses[1] = 5.5  # the band: 5.01 +- 0.37 (3 seeds)
+    with pytest.raises(AssertionError, match="at step 100: 5.500, outside"):
         seed_stats.check_live_steps(live, rows)
     with pytest.raises(ValueError, match="no stored runs of 'b'"):
         seed_stats.check_live_steps({"b": live["a"]}, rows)

@@ -28,6 +28,7 @@ def test_the_cards_record_command_data_machine_and_scores(folder, command):
     card = (folder / "README.md").read_text()
     assert command in card
     assert WHEEL_SHA256 in card and "wall time" in card and "test (scored once)" in card
+    assert f'model="checkpoints/{folder.name}")' in card
 
 
 @pytest.mark.parametrize("kind, words", [("pretrained", "fine-tuned"), ("scratch", "random initial weights")])
@@ -38,6 +39,8 @@ def test_model_card_fills_in_the_result(kind, words):
     made = sentiment_model.model_card(result)
     assert "| validation | 0.7500 |" in made and "| test (scored once) | 0.7600 |" in made and "epoch 2" in made
     assert words in made
+    folder = "tiny-albert-sentiment-scratch" if kind == "scratch" else "tiny-albert-sentiment"
+    assert f'model="checkpoints/{folder}")' in made  # the usage snippet loads this very model
 
 
 def test_the_scratch_classifier_is_not_the_pretrained_one():
