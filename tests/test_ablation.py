@@ -80,3 +80,17 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
     assert record["runs"][0]["evals"][0]["step"] == 2
     with pytest.raises(SystemExit, match="train them first"):
         ablation.report("tiny", tmp_path / "empty", None)
+
+
+def test_the_stored_sentence_task_runs_say_how_they_were_made():
+    """benchmarks/results/sentence_tasks.json: commands, machine, data, and every variant x seed."""
+    from helpers.data import split_fingerprint
+    from helpers.runtime import repo_root
+    record = json.loads((repo_root() / "benchmarks/results/sentence_tasks.json").read_text())
+    assert record["data"]["split"] == split_fingerprint(), "measured on another data split: run it again"
+    assert record["commands"]["report"].startswith("python -m helpers.ablation report sentence-tasks")
+    assert record["training"]["machines"] and record["training"]["wall_seconds"] > 0
+    suite = ablation.SUITES["sentence-tasks"]
+    assert {(r["variant"], r["seed"]) for r in record["runs"]} == {
+        (v, s) for v in suite.variants for s in record["summary"]["none"]["seeds"]}
+    assert all(r["finished"] for r in record["runs"])
