@@ -16,15 +16,21 @@ live run against the seeds' spread.
     python benchmarks/variant_seeds.py --notebook 03 --seeds 0 1 2 3 4 --workers 2 \\
         --out benchmarks/results/variant_seeds_03.json
 
-A run already in ``--out`` is not repeated, so an interrupted measurement resumes.
+Every (variant, seed) run is stored as soon as it finishes, and a run already in ``--out`` is
+not repeated, so an interrupted measurement resumes (losing only the runs in flight).
+
+``--steps``, ``--eval-every``, ``--warmup-steps``, ``--learning-rate`` and ``--batch-size`` change
+the budget, for a quick check or a long run; the file records the budget and refuses to mix runs
+of two budgets.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 
@@ -60,42 +66,78 @@ def summarize(rows: list[dict], baseline: str) -> list[str]:
     return lines
 
 
+def run_one(task: tuple, threads: int | None = None) -> dict:
+    """Train one (notebook, variant, seed, budget changes) run; its stored row."""
+    from helpers.encoder_variants import layer_transitions, prepare_experiment, train_variant
+
+    notebook, name, seed, changes = task
+    experiment = prepare_experiment(threads=threads)  # the notebooks' data and held-out set (seed 0)
+    variant = notebook_variants(notebook, len(experiment.tokenizer))[0][name]
+    budget = replace(experiment.budget, seed=seed, **changes)
+    result = train_variant(name, variant, experiment.data, budget)
+    row = {"variant": name, "seed": seed, "parameters": result.parameters,
+           "eval_steps": result.eval_steps,
+           "heldout_losses": [round(loss, 4) for loss in result.heldout_losses],
+           "final_loss": round(result.final_loss, 4), "seconds": round(result.seconds, 1)}
+    if notebook == "03":  # notebook 03's Figure 2: how far each layer moves its input
+        metrics = layer_transitions(result.model.albert, experiment.data.heldout_blocks[:64])
+        row["transitions"] = {key: [round(float(v), 4) for v in metrics[key]] for key in ("l2", "angle")}
+    return row
+
+
+def budget_changes(args) -> dict:
+    """The ``Budget`` fields the command line changes (none: the notebooks' own budget)."""
+    changes = {"steps": args.steps, "eval_every": args.eval_every, "warmup_steps": args.warmup_steps,
+               "learning_rate": args.learning_rate, "batch_size": args.batch_size}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if "steps" in changes and "eval_every" not in changes:
+        changes["eval_every"] = changes["steps"]
+    return changes
+
+
 def main(argv=None) -> dict:
-    from helpers.encoder_variants import layer_transitions, prepare_experiment, run_variants
+    from helpers.encoder_variants import Budget, default_workers, prepare_experiment
     from helpers.seed_stats import StoredRuns
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--notebook", choices=["02", "03"], required=True)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--variants", nargs="+", default=None, help="default: all of the notebook's")
     parser.add_argument("--workers", type=int, default=None,
-                        help="variants trained side by side, one thread each (default: one per core)")
+                        help="runs trained side by side, one thread each (default: one per core)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
-    parser.add_argument("--steps", type=int, default=None, help="fewer steps than the notebooks' (a quick check)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="another budget than the notebooks' 500 steps (a quick check, or a long run)")
+    parser.add_argument("--eval-every", type=int, default=None, help="held-out loss every this many steps")
+    parser.add_argument("--warmup-steps", type=int, default=None)
+    parser.add_argument("--learning-rate", type=float, default=None)
+    parser.add_argument("--batch-size", type=int, default=None, help="blocks per step")
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 1:
+        parser.error("--steps must be at least 1")
 
     command = "python benchmarks/variant_seeds.py " + shlex.join(argv if argv is not None else sys.argv[1:])
-    runs = StoredRuns(args.out, command, runs="variants side by side, one torch thread each")
-    experiment = prepare_experiment()  # the notebooks' data, held-out set and budget (seed 0)
+    runs = StoredRuns(args.out, command, runs="runs side by side, one torch thread each")
+    changes = budget_changes(args)
+    budget = asdict(replace(Budget(), **changes))
+    stored_budget = json.loads(args.out.read_text()).get("budget", budget) if runs.rows else budget
+    if stored_budget != budget:
+        raise SystemExit(f"{args.out} holds runs of another budget ({stored_budget}); "
+                         "pass the same budget flags, or another --out")
+    runs.record["budget"] = budget
+    experiment = prepare_experiment()
     runs.record["reference_loss"] = round(experiment.reference_loss, 4)
     variants, baseline = notebook_variants(args.notebook, len(experiment.tokenizer))
+    unknown = set(args.variants or []) - set(variants)
+    if unknown:
+        parser.error(f"unknown variants {sorted(unknown)}; notebook {args.notebook} has {sorted(variants)}")
     runs.record["baseline"] = baseline
     done = runs.done("variant", "seed")
-    for seed in args.seeds:
-        todo = {name: v for name, v in variants.items() if (name, seed) not in done}
-        if not todo:
-            continue
-        budget = replace(experiment.budget, seed=seed, **({} if args.steps is None else
-                                                           {"steps": args.steps, "eval_every": args.steps}))
-        results = run_variants(todo, experiment.data, budget, verbose=False, workers=args.workers)
-        for name, result in results.items():
-            row = {"variant": name, "seed": seed, "parameters": result.parameters,
-                   "eval_steps": result.eval_steps,
-                   "heldout_losses": [round(loss, 4) for loss in result.heldout_losses],
-                   "final_loss": round(result.final_loss, 4), "seconds": round(result.seconds, 1)}
-            if args.notebook == "03":  # notebook 03's Figure 2: how far each layer moves its input
-                metrics = layer_transitions(result.model.albert, experiment.data.heldout_blocks[:64])
-                row["transitions"] = {key: [round(float(v), 4) for v in metrics[key]] for key in ("l2", "angle")}
-            runs.add(row)
+    tasks = [(args.notebook, name, seed, changes) for seed in args.seeds  # seed-major: complete tables first
+             for name in (args.variants or variants) if (name, seed) not in done]
+    workers = args.workers if args.workers is not None else default_workers()
+    runs.run_all(run_one, tasks, min(workers, max(1, len(tasks))))
+    runs.save()
     for line in summarize(runs.rows, baseline):
         print(line)
     return runs.record

@@ -40,6 +40,22 @@ def test_variant_seeds_summary_pairs_each_seed_with_the_baseline():
     assert lines[1].endswith("minus base +0.250 +- 0.050")
 
 
+def test_variant_seeds_stores_each_run_with_its_budget_and_resumes(tmp_path):
+    out = tmp_path / "long.json"
+    argv = ["--notebook", "03", "--seeds", "0", "--variants", "all-shared", "--workers", "1",
+            "--steps", "4", "--eval-every", "2", "--out", str(out)]
+    record = variant_seeds.main(argv)
+    (row,) = record["rows"]
+    assert row["eval_steps"] == [0, 2, 4] and len(row["heldout_losses"]) == 3 and "transitions" in row
+    assert record["budget"]["steps"] == 4 and record["budget"]["warmup_steps"] == 50
+    assert variant_seeds.main(argv)["rows"] == [row]  # already stored: not trained again
+    with pytest.raises(SystemExit, match="another budget"):
+        variant_seeds.main([*argv[:-4], "--steps", "6", "--out", str(out)])
+    with pytest.raises(SystemExit):  # argparse's error: the notebook has no such variant
+        variant_seeds.main(["--notebook", "02", "--variants", "E=7", "--out", str(tmp_path / "new.json")])
+    assert not (tmp_path / "new.json").exists()
+
+
 def test_check_claims_names_a_missing_notebook(capsys):
     with pytest.raises(SystemExit):
         check_claims.main(["--notebooks", "notebooks/99_nothing.ipynb"])
