@@ -78,9 +78,10 @@ def run_one(task: tuple, threads: int | None = None) -> dict:
     row = {"variant": name, "seed": seed, "parameters": result.parameters,
            "eval_steps": result.eval_steps,
            "heldout_losses": [round(loss, 4) for loss in result.heldout_losses],
-           "final_loss": round(result.final_loss, 4), "seconds": round(result.seconds, 1)}
+           "final_loss": round(result.final_loss, 4), "seconds": round(result.seconds, 1),
+           "device": budget.device}
     if notebook == "03":  # notebook 03's Figure 2: how far each layer moves its input
-        metrics = layer_transitions(result.model.albert, experiment.data.heldout_blocks[:64])
+        metrics = layer_transitions(result.model.albert.cpu(), experiment.data.heldout_blocks[:64])
         row["transitions"] = {key: [round(float(v), 4) for v in metrics[key]] for key in ("l2", "angle")}
     return row
 
@@ -90,6 +91,8 @@ def budget_changes(args) -> dict:
     changes = {"steps": args.steps, "eval_every": args.eval_every, "warmup_steps": args.warmup_steps,
                "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     changes = {key: value for key, value in changes.items() if value is not None}
+    if args.device != "cpu":
+        changes["device"] = args.device
     if "steps" in changes and "eval_every" not in changes:
         changes["eval_every"] = changes["steps"]
     return changes
@@ -112,6 +115,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup-steps", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None, help="blocks per step")
+    parser.add_argument("--device", default="cpu",
+                        help="cuda: a GPU (set --workers to the runs it holds at once); default cpu")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be at least 1")
@@ -120,6 +125,7 @@ def main(argv=None) -> dict:
     runs = StoredRuns(args.out, command, runs="runs side by side, one torch thread each")
     changes = budget_changes(args)
     budget = asdict(replace(Budget(), **changes))
+    del budget["device"]  # which hardware ran a run is in its row; runs of one budget may mix them
     stored_budget = json.loads(args.out.read_text()).get("budget", budget) if runs.rows else budget
     if stored_budget != budget:
         raise SystemExit(f"{args.out} holds runs of another budget ({stored_budget}); "

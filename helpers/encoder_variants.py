@@ -77,6 +77,7 @@ class Budget:
     seed: int = 0
     start_from_unigram: bool = True  # MLM output bias = log training-token frequencies (see module doc)
     stop_after: int | None = None  # train only the first steps of the schedule: a live prefix of a stored run
+    device: str = "cpu"  # "cuda" for long runs on a GPU (benchmarks/variant_seeds.py --device)
 
 
 def tiny_config(vocab_size: int, embedding_size: int = 128, hidden_size: int = 128,
@@ -208,11 +209,13 @@ def heldout_block_losses(model: ScratchAlbertForMaskedLM, data: MLMData, batch_s
     """Summed cross-entropy over the masked tokens of every held-out block, shape (M,)."""
     was_training = model.training
     model.eval()
+    device = next(model.parameters()).device
     sums = torch.zeros(len(data.heldout_inputs), dtype=torch.float64)
     for start in range(0, len(data.heldout_inputs), batch_size):
         labels = data.heldout_labels[start:start + batch_size]
         masked = labels != IGNORE_INDEX
-        logits = model(data.heldout_inputs[start:start + batch_size], labels=labels).logits  # (N masked, V)
+        inputs = data.heldout_inputs[start:start + batch_size].to(device)
+        logits = model(inputs, labels=labels.to(device)).logits.cpu()  # (N masked, V)
         token_loss = F.cross_entropy(logits, labels[masked], reduction="none").double()
         block = start + masked.nonzero()[:, 0]  # the block of every masked token, in the same order
         sums.index_add_(0, block, token_loss)
@@ -283,7 +286,7 @@ def train_variant(name: str, variant: Variant, data: MLMData, budget: Budget,
     """
     batches = batches if batches is not None else data.batches(budget)
     last = budget.steps if budget.stop_after is None else min(budget.stop_after, budget.steps)
-    model = variant.build(budget.seed)
+    model = variant.build(budget.seed).to(budget.device)
     if budget.start_from_unigram:
         with torch.no_grad():
             model.predictions.bias.copy_(unigram_log_probs(data))
@@ -294,7 +297,7 @@ def train_variant(name: str, variant: Variant, data: MLMData, budget: Budget,
     heldout = [heldout_loss(model, data)]
     start = time.perf_counter()
     for step, (inputs, labels) in enumerate(batches[:last], start=1):
-        loss = model(inputs, labels=labels).loss
+        loss = model(inputs.to(budget.device), labels=labels.to(budget.device)).loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

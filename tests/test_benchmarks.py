@@ -47,6 +47,7 @@ def test_variant_seeds_stores_each_run_with_its_budget_and_resumes(tmp_path):
     record = variant_seeds.main(argv)
     (row,) = record["rows"]
     assert row["eval_steps"] == [0, 2, 4] and len(row["heldout_losses"]) == 3 and "transitions" in row
+    assert row["device"] == "cpu" and "device" not in record["budget"]
     assert record["budget"]["steps"] == 4 and record["budget"]["warmup_steps"] == 50
     assert variant_seeds.main(argv)["rows"] == [row]  # already stored: not trained again
     with pytest.raises(SystemExit, match="another budget"):

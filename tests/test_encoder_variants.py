@@ -182,6 +182,19 @@ def test_side_by_side_processes_compute_exactly_what_one_process_does(data):
             assert torch.equal(ours, theirs), key
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_run_follows_the_cpu_run(data):
+    """``Budget.device``: the same run on a GPU; float sums in another order, so close, not equal."""
+    config = tiny_config(data.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                         seq_len=BUDGET.seq_len)
+    variants = {"a": Variant(config, sharing="all-shared")}
+    cpu = run_variants(variants, data, BUDGET, verbose=False, workers=1)["a"]
+    gpu = run_variants(variants, data, replace(BUDGET, device="cuda"), verbose=False, workers=1)["a"]
+    assert next(gpu.model.parameters()).is_cuda
+    assert np.allclose(gpu.heldout_losses, cpu.heldout_losses, atol=1e-3)
+    assert np.allclose(gpu.block_losses, cpu.block_losses, rtol=1e-3)
+
+
 def test_paired_difference_needs_the_same_heldout_set(data, tokenizer):
     config = tiny_config(data.vocab_size, embedding_size=8, hidden_size=32, num_hidden_layers=1,
                          seq_len=BUDGET.seq_len)
