@@ -92,11 +92,13 @@ class MaskedSequence:
     spans: list[list[int]]  # token positions of each masked n-gram, in the order chosen
 
 
-def group_words(token_ids, word_start: np.ndarray, maskable: np.ndarray) -> list[list[int]]:
+def group_words(token_ids, word_start: np.ndarray, maskable: np.ndarray,
+                starts=None) -> list[list[int]]:
     """Group the maskable positions of one sequence into words (lists of token positions).
 
-    A new word starts at every piece flagged in ``word_start`` and after every non-maskable
-    position (a special token or padding ends the previous word).
+    A new word starts at every piece flagged in ``word_start`` (or, if ``starts`` is given, at
+    every position flagged there) and after every non-maskable position (a special token or
+    padding ends the previous word).
     """
     words: list[list[int]] = []
     previous_maskable = False
@@ -104,7 +106,8 @@ def group_words(token_ids, word_start: np.ndarray, maskable: np.ndarray) -> list
         if not maskable[position]:
             previous_maskable = False
             continue
-        if word_start[token] or not previous_maskable:
+        starts_word = word_start[token] if starts is None else starts[position]
+        if starts_word or not previous_maskable:
             words.append([position])
         else:
             words[-1].append(position)
@@ -117,7 +120,7 @@ def mask_sequence(token_ids, *, word_start: np.ndarray, maskable: np.ndarray, ma
                   max_ngram: int = 3, mask_replace_prob: float = 0.8,
                   random_replace_prob: float = 0.1, max_predictions: int | None = None,
                   budget_tokens: int | None = None,
-                  renormalise_at_end: bool = False) -> MaskedSequence:
+                  renormalise_at_end: bool = False, starts=None) -> MaskedSequence:
     """Apply n-gram whole-word masking to one sequence (see the module docstring).
 
     Args:
@@ -133,9 +136,14 @@ def mask_sequence(token_ids, *, word_start: np.ndarray, maskable: np.ndarray, ma
             with [CLS]/[SEP], without padding); None counts the maskable tokens (legacy).
         renormalise_at_end: near the end of the sequence, draw n only among the n-grams that fit
             (legacy); the official rule keeps p(n) and lets the n-gram run short.
+        starts: optional word-start flag per *position*, overriding ``word_start``: whole words
+            from a segmentation, as in Chinese whole-word masking
+            (``helpers.chinese_tokenizer.token_word_starts``).
     """
     token_ids = [int(t) for t in token_ids]
-    words = group_words(token_ids, word_start, maskable)
+    if starts is not None and len(starts) != len(token_ids):
+        raise ValueError(f"starts has {len(starts)} flags for {len(token_ids)} tokens: give one per position")
+    words = group_words(token_ids, word_start, maskable, starts)
     n_maskable = int(np.sum(maskable))
     base = n_maskable if budget_tokens is None else budget_tokens
     budget = max(1, int(round(base * mlm_probability))) if n_maskable else 0
@@ -220,14 +228,17 @@ class NgramMasker:
         """True where a token may be masked: not a special token, not padding."""
         return ~np.isin(np.asarray(token_ids), self.special_ids)
 
-    def mask_one(self, token_ids, rng: np.random.Generator | None = None) -> MaskedSequence:
-        """Mask one (unpadded or padded) sequence; returns inputs, labels and the n-gram spans."""
+    def mask_one(self, token_ids, rng: np.random.Generator | None = None,
+                 starts=None) -> MaskedSequence:
+        """Mask one (unpadded or padded) sequence; returns inputs, labels and the n-gram spans.
+
+        ``starts``: optional word-start flag per position (whole words from a segmentation)."""
         length = int(np.sum(np.asarray(token_ids) != self.pad_id))  # [CLS]/[SEP] count, padding not
         return mask_sequence(token_ids, word_start=self.word_start,
                              maskable=self.maskable(token_ids), mask_id=self.mask_id,
                              random_ids=self.random_ids, rng=rng or self.rng,
                              budget_tokens=length if self.budget_counts_specials else None,
-                             **self.settings)
+                             starts=starts, **self.settings)
 
     def __call__(self, input_ids: torch.Tensor,
                  rng: np.random.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
