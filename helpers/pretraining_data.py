@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from transformers import BertTokenizer
 
 from helpers.data import labeled_frame, load_corpus, raw_frame, split_sentences
 from helpers.masking import IGNORE_INDEX, NgramMasker
@@ -47,10 +48,11 @@ from helpers.training import length_grouped_batches
 EVAL_SEED = 12345  # held-out examples and their masks are fixed: metrics are comparable
 
 TASKS = ("sop", "nsp", "none")
-CORPORA = ("reviews", "documents")
+CORPORA = ("reviews", "documents", "chinese")
 # Evaluation variants: "sop_bare" = SOP scored with each segment's final punctuation removed
 EVAL_VARIANTS = ("bare",)
-PUNCTUATION = set(string.punctuation) | set("\u201c\u201d\u2018\u2019\u2014\u2013\u2026")
+PUNCTUATION = (set(string.punctuation) | set("\u201c\u201d\u2018\u2019\u2014\u2013\u2026")
+               | set("。，、！？；：「」『』（）《》"))  # Chinese (full-width) punctuation too
 SPECIALS_PER_PAIR = 3  # [CLS] A [SEP] B [SEP]
 
 
@@ -63,11 +65,14 @@ class PairExample:
     source: int  # index of the document it came from
 
 
-def tokenize_documents(texts, tokenizer) -> list[list[list[int]]]:
-    """Each document as a list of sentences, each sentence as token ids (no special tokens)."""
+def tokenize_documents(texts, tokenizer, splitter=split_sentences) -> list[list[list[int]]]:
+    """Each document as a list of sentences, each sentence as token ids (no special tokens).
+
+    ``splitter`` cuts a text into sentences (``helpers.chinese_tokenizer.split_chinese_sentences``
+    for Chinese)."""
     documents = []
     for text in texts:
-        sentences = split_sentences(text) or [text]
+        sentences = splitter(text) or [text]
         encoded = tokenizer(sentences, add_special_tokens=False)["input_ids"]
         encoded = [ids for ids in encoded if ids]
         if encoded:
@@ -191,7 +196,11 @@ def _segment_from(document: list[list[int]], length: int, rng) -> list[int]:
 
 
 def _word_starts(tokenizer) -> np.ndarray:
-
+    """Where a one-sentence chunk may be cut: a SentencePiece piece starting with "▁", or, in a
+    WordPiece (character) vocabulary, any token but a ``##`` continuation."""
+    if isinstance(tokenizer, BertTokenizer):
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        return np.asarray([not token.startswith("##") for token in vocab], dtype=bool)
     return np.asarray(word_start_flags(tokenizer), dtype=bool)
 
 
@@ -273,9 +282,18 @@ def corpus_texts(corpus: str) -> tuple[list[str], list[str]]:
       synopses of training movies; held out: the addresses of the held-out presidents + the
       synopses of validation movies (``helpers.documents``). Long, coherent documents: NSP's
       random B comes from another address or film, and SOP swaps whole sentences.
+    * ``"chinese"``: the training split's Chinese reviews and People's Daily lines
+      (``helpers.chinese_tokenizer.chinese_training_texts``); held out: their validation splits.
     """
     if corpus not in CORPORA:
         raise ValueError(f"corpus must be one of {CORPORA}, got {corpus!r}")
+    if corpus == "chinese":
+        from helpers.chinese_data import load_people_daily, load_reviews
+        from helpers.chinese_tokenizer import chinese_training_texts
+
+        held_out = (list(load_reviews()["validation"]["text"])
+                    + ["".join(words) for words in load_people_daily()["validation"]["words"]])
+        return chinese_training_texts(), held_out
     if corpus == "reviews":
         return list(load_corpus()["text"]), held_out_texts()
     from helpers.documents import load_addresses  # fetches the addresses on first use
@@ -313,6 +331,16 @@ def strip_final_punctuation(example: PairExample, punctuation: np.ndarray) -> Pa
                        [0] * (len(a) + 2) + [1] * (len(b) + 1), example.label, example.source)
 
 
+def make_masker(tokenizer, config) -> NgramMasker:
+    """The MLM masker of a run: n-gram whole-word masking under ``config.masking_rule``; for the
+    Chinese corpus, whole words of the ``jieba`` segmentation (``WholeWordMasker``)."""
+    if config.corpus == "chinese":
+        from helpers.chinese_tokenizer import WholeWordMasker
+
+        return WholeWordMasker(tokenizer, mlm_probability=config.mlm_probability, rule=config.masking_rule)
+    return NgramMasker(tokenizer, mlm_probability=config.mlm_probability, rule=config.masking_rule)
+
+
 class PretrainingData:
     """Tokenized corpus + held-out text, turned into per-epoch batches for one process.
 
@@ -326,11 +354,12 @@ class PretrainingData:
             train_texts, held_texts = corpus_texts(config.corpus)
             texts = train_texts if texts is None else texts
             eval_texts = held_texts if eval_texts is None else eval_texts
-        self.documents = tokenize_documents(texts, tokenizer)
-        self.eval_documents = tokenize_documents(eval_texts, tokenizer)
-        self.collator = PretrainingCollator(
-            tokenizer, NgramMasker(tokenizer, mlm_probability=config.mlm_probability,
-                                   rule=config.masking_rule))
+        splitter = split_sentences
+        if config.corpus == "chinese":
+            from helpers.chinese_tokenizer import split_chinese_sentences as splitter
+        self.documents = tokenize_documents(texts, tokenizer, splitter)
+        self.eval_documents = tokenize_documents(eval_texts, tokenizer, splitter)
+        self.collator = PretrainingCollator(tokenizer, make_masker(tokenizer, config))
 
     def with_config(self, config) -> PretrainingData:
         """The same tokenized text, batched and masked for another ``config`` (no re-tokenizing)."""
@@ -340,9 +369,7 @@ class PretrainingData:
         view.config = config
         if (config.mlm_probability, config.masking_rule) != (self.config.mlm_probability,
                                                              self.config.masking_rule):
-            view.collator = PretrainingCollator(
-                self.tokenizer, NgramMasker(self.tokenizer, mlm_probability=config.mlm_probability,
-                                            rule=config.masking_rule))
+            view.collator = PretrainingCollator(self.tokenizer, make_masker(self.tokenizer, config))
         return view
 
     def epoch_batches(self, epoch: int, rank: int = 0, world_size: int = 1):

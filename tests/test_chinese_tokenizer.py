@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from transformers import AlbertConfig, AlbertTokenizer, AutoTokenizer, BertTokenizer
 
 from helpers import chinese_tokenizer as zh
@@ -107,3 +108,46 @@ def test_the_notebook_tokenizer_on_the_real_text(tmp_path, monkeypatch):
     ids = [i for text in held_out for i in tokenizer(text, add_special_tokens=False)["input_ids"]]
     assert np.mean(np.asarray(ids) == tokenizer.unk_token_id) < 0.005  # unseen characters are rare
     assert sum(len(text) for text in held_out) * 0.95 < len(ids) <= sum(len(text) for text in held_out)
+
+
+def test_chinese_sentences_end_after_their_punctuation():
+    text = "这本书很好。我很喜欢！你呢？“真的吗？”他问。没有句号"
+    assert zh.split_chinese_sentences(text) == ["这本书很好。", "我很喜欢！", "你呢？", "“真的吗？”", "他问。", "没有句号"]
+    assert zh.split_chinese_sentences("   ") == []
+
+
+def test_the_whole_word_masker_masks_the_words_of_its_segmentation(saved):
+    _, _, tokenizer = saved
+    text = "北京是中国的首都，天安门广场在北京。" * 2
+    ids = tokenizer(text)["input_ids"]
+    fixed = ["北京", "是", "中国", "的", "首都", "，", "天安门", "广场", "在", "北京", "。"] * 2
+    masker = zh.WholeWordMasker(tokenizer, segment=lambda _: fixed, seed=0)
+    assert masker.segment_starts(ids) == zh.token_word_starts(tokenizer, fixed)[1]
+    word_of = np.cumsum(masker.segment_starts(ids))
+    for _ in range(50):
+        masked = {p for span in masker.mask_one(ids).spans for p in span}
+        assert masked and all(q in masked for p in masked for q in np.flatnonzero(word_of == word_of[p]))
+    by_jieba = zh.WholeWordMasker(tokenizer).segment_starts(ids)
+    assert by_jieba[1:3] == [True, False]  # jieba also reads 北京 as one word
+    inputs, labels = masker(torch.tensor([ids, ids]))  # a batch, as the pretraining collator calls it
+    assert inputs.shape == labels.shape == (2, len(ids)) and (labels != -100).any()
+
+
+def test_chinese_pretraining_saves_a_checkpoint_with_its_vocab_txt(saved, tmp_path):
+    from helpers.checkpoints import load_pretrained
+    from helpers.pretrain import pretrain
+    from helpers.pretraining import PretrainConfig
+    from helpers.pretraining_data import PretrainingData
+
+    _, vocab, tokenizer = saved
+    config = PretrainConfig(corpus="chinese", vocab_size=len(vocab), embedding_size=16, hidden_size=32,
+                            num_attention_heads=2, intermediate_size=64, max_length=32, batch_size=4,
+                            max_steps=3, eval_every=3, save_every=3, eval_max_examples=8)
+    documents = ["北京是中国的首都。天安门广场在北京。我爱北京天安门！", "这本书很好。我很喜欢！你呢？"] * 4
+    data = PretrainingData(tokenizer, config, texts=documents, eval_texts=documents[:2])
+    assert len(data.documents) == 8 and [len(d) for d in data.documents[:2]] == [3, 3]
+    pretrain(config, tmp_path / "zh", tokenizer=tokenizer, data=data, progress=False)
+    assert (tmp_path / "zh" / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1] == vocab
+    model, loaded = load_pretrained(tmp_path / "zh")
+    assert isinstance(loaded, BertTokenizer) and loaded.tokenize("我爱北京") == ["我", "爱", "北", "京"]
+    assert model.config.vocab_size == len(vocab)
