@@ -58,7 +58,7 @@ def train_char_vocab(texts: Iterable[str], vocab_size: int = ZH_VOCAB_SIZE,
     Every character of ``texts`` is kept (the most frequent first if there are more than
     ``vocab_size``), so a Chinese character seen in training is never unknown; the rest of the
     budget goes to WordPiece merges of Latin letters and digits seen at least ``min_frequency``
-    times. Lower-cased, accents kept (as ``bert-base-chinese``).
+    times. Lower-cased, as the ``BertTokenizer`` that reads it lower-cases its input.
     """
     texts = [text for text in texts if text.strip()]
     if not texts:
