@@ -10,6 +10,11 @@
   vocabulary makes most tokens one character, but a run of Latin letters or digits becomes one
   or more ``##`` pieces; the label goes on a word's first piece and -100 (ignored by the loss) on
   the others and on ``[CLS]``/``[SEP]``, the usual recipe for ``AlbertForTokenClassification``.
+* :func:`cut_long_sentences` and :func:`encode_for_token_classification`: People's Daily lines
+  (up to 961 characters) cut at punctuation into pieces that fit the model, then tokenized with
+  one aligned label per token; ``transformers.DataCollatorForTokenClassification`` pads them.
+* :func:`predict_labels`: a token-classification model's BIO labels for every piece, at the
+  labelled positions, ready for :func:`entity_scores`.
 * :class:`DictionaryTagger`: the baseline: every entity string of two or more characters seen in
   training, tagged with its most frequent type wherever it occurs again (longest match first,
   left to right).
@@ -20,6 +25,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import torch
 
 IGNORE_INDEX = -100
 
@@ -139,3 +146,68 @@ class DictionaryTagger:
             else:
                 i += 1
         return labels
+
+
+CUT_AFTER = set("。！？；，、")  # where a long line may be cut: after a sentence or clause mark
+
+
+def cut_long_sentences(chars: Sequence[str], tags: Sequence, max_chars: int) -> list[tuple[list, list]]:
+    """(characters, tags) pieces of at most ``max_chars``, cut after punctuation where possible.
+
+    A piece is closed at the last sentence or clause mark (。！？；，、) that keeps it within
+    ``max_chars``; a stretch with no such mark is cut at ``max_chars``. Entities never contain
+    these marks, so only a hard cut can split one.
+    """
+    if len(chars) != len(tags):
+        raise ValueError(f"{len(chars)} characters but {len(tags)} tags")
+    if max_chars < 1:
+        raise ValueError("max_chars must be at least 1")
+    pieces, start = [], 0
+    while start < len(chars):
+        end = min(start + max_chars, len(chars))
+        if end < len(chars):
+            marks = [i + 1 for i in range(start, end) if chars[i] in CUT_AFTER]
+            end = marks[-1] if marks else end
+        pieces.append((list(chars[start:end]), list(tags[start:end])))
+        start = end
+    return pieces
+
+
+def encode_for_token_classification(rows: Iterable[tuple[Sequence[str], Sequence[int]]], tokenizer,
+                                     max_length: int = 128) -> list[dict]:
+    """Tokenized pieces with one label per token (:func:`align_labels`), for ``AlbertForTokenClassification``.
+
+    ``rows``: (characters, label ids) per line. Lines longer than the model's ``max_length``
+    (with ``[CLS]``/``[SEP]``) are cut first (:func:`cut_long_sentences`); each piece keeps its
+    characters (``chars``) for reading the errors.
+    """
+    encoded = []
+    for chars, tags in rows:
+        for piece_chars, piece_tags in cut_long_sentences(chars, tags, max_length - 2):
+            text = "".join(piece_chars)
+            if len(text) != len(piece_chars):
+                raise ValueError("pass one character per item (the 'chars' column)")
+            tokens = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_length)
+            pieces = tokenizer.convert_ids_to_tokens(tokens["input_ids"])
+            labels = align_labels(tokens["offset_mapping"], piece_tags, [p.startswith("##") for p in pieces])
+            encoded.append({"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
+                            "labels": labels, "chars": piece_chars})
+    return encoded
+
+
+@torch.no_grad()
+def predict_labels(model, batches: Iterable[dict], label_names: Sequence[str],
+                   device="cpu") -> tuple[list[list[str]], list[list[str]]]:
+    """(true, predicted) BIO label sequences over the labelled tokens of every example in ``batches``
+    (padded batches with ``input_ids``, ``attention_mask`` and ``labels``, -100 where unlabelled)."""
+    model.eval()
+    true, predicted = [], []
+    for batch in batches:
+        labels = batch["labels"]
+        inputs = {key: value.to(device) for key, value in batch.items() if key in ("input_ids", "attention_mask")}
+        guesses = model(**inputs).logits.argmax(-1).cpu()
+        for row_labels, row_guesses in zip(labels, guesses, strict=True):
+            keep = row_labels != IGNORE_INDEX
+            true.append([label_names[i] for i in row_labels[keep].tolist()])
+            predicted.append([label_names[i] for i in row_guesses[keep].tolist()])
+    return true, predicted

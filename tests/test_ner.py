@@ -8,7 +8,10 @@ from helpers.ner import (
     Scores,
     align_labels,
     bio_entities,
+    cut_long_sentences,
+    encode_for_token_classification,
     entity_scores,
+    predict_labels,
     token_labels_to_chars,
 )
 
@@ -91,3 +94,80 @@ def test_the_baseline_on_people_daily():
     scores = entity_scores([labels for _, labels in validation], [tagger(chars) for chars, _ in validation])
     assert round(scores["micro"].f1, 3) == 0.811 and scores["micro"].support == 4916
     assert set(scores) == {"micro", "PER", "LOC", "ORG"}
+
+
+def test_long_lines_are_cut_after_punctuation():
+    chars = list("江泽民在北京，李鹏在上海。新华社报道")
+    tags = list(range(len(chars)))
+    pieces = cut_long_sentences(chars, tags, max_chars=8)
+    assert ["".join(c) for c, _ in pieces] == ["江泽民在北京，", "李鹏在上海。", "新华社报道"]
+    assert [t for _, piece_tags in pieces for t in piece_tags] == tags  # nothing lost, nothing repeated
+    assert ["".join(c) for c, _ in cut_long_sentences(list("一二三四五六七"), [0] * 7, 3)] == ["一二三", "四五六", "七"]
+    assert cut_long_sentences([], [], 5) == []
+    with pytest.raises(ValueError, match="tags"):
+        cut_long_sentences(["北"], [], 5)
+
+
+@pytest.fixture(scope="module")
+def zh_tokenizer(tmp_path_factory):
+    from helpers.chinese_tokenizer import save_char_tokenizer, train_char_vocab
+
+    texts = ["江泽民在北京，李鹏在上海。新华社报道１９９８年", "北京是中国的首都"] * 3
+    return save_char_tokenizer(train_char_vocab(texts, vocab_size=100), tmp_path_factory.mktemp("zh"))
+
+
+def test_encoding_aligns_one_label_per_character_token(zh_tokenizer):
+    from helpers.chinese_data import BIO_LABELS
+
+    chars = list("江泽民在北京１９８９年")  # 1989: not a token of its own, so it becomes ## pieces
+    tags = [BIO_LABELS.index(t) for t in ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"] + ["O"] * 5]
+    (example,) = encode_for_token_classification([(chars, tags)], zh_tokenizer, max_length=32)
+    pieces = zh_tokenizer.convert_ids_to_tokens(example["input_ids"])
+    assert pieces[:7] == ["[CLS]", "江", "泽", "民", "在", "北", "京"] and pieces[-1] == "[SEP]"
+    assert example["labels"][:7] == [IGNORE_INDEX, *tags[:6]] and example["labels"][-1] == IGNORE_INDEX
+    later = [label for piece, label in zip(pieces, example["labels"], strict=True) if piece.startswith("##")]
+    assert later and set(later) == {IGNORE_INDEX}  # the full-width digits' later pieces
+    assert example["chars"] == chars
+    long = encode_for_token_classification([(chars * 5, tags * 5)], zh_tokenizer, max_length=16)
+    assert len(long) > 1 and all(len(e["input_ids"]) <= 16 for e in long)
+
+
+def test_predicted_labels_feed_the_entity_scores(zh_tokenizer):
+    import torch
+    from transformers import (
+        AlbertConfig,
+        AlbertForTokenClassification,
+        DataCollatorForTokenClassification,
+    )
+
+    from helpers.chinese_data import BIO_LABELS
+
+    chars = list("江泽民在北京")
+    tags = [BIO_LABELS.index(t) for t in ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"]]
+    examples = encode_for_token_classification([(chars, tags), (chars[:4], tags[:4])], zh_tokenizer, max_length=16)
+    collate = DataCollatorForTokenClassification(zh_tokenizer)
+    batch = collate([{k: e[k] for k in ("input_ids", "attention_mask", "labels")} for e in examples])
+    assert batch["labels"][1].tolist()[-2:] == [IGNORE_INDEX, IGNORE_INDEX]  # padded with -100
+    torch.manual_seed(0)
+    config = AlbertConfig(vocab_size=len(zh_tokenizer), embedding_size=8, hidden_size=16, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=32, num_labels=len(BIO_LABELS))
+    model = AlbertForTokenClassification(config)
+    true, predicted = predict_labels(model, [batch], BIO_LABELS)
+    assert true == [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "I-PER", "I-PER", "O"]]
+    assert [len(p) for p in predicted] == [6, 4] and set(sum(predicted, [])) <= set(BIO_LABELS)
+    assert entity_scores(true, true)["micro"].f1 == 1.0
+
+
+def test_cutting_and_aligning_people_daily_keeps_every_entity():
+    from helpers.chinese_data import BIO_LABELS, load_people_daily
+    from helpers.chinese_tokenizer import load_or_train_char_tokenizer
+
+    validation = load_people_daily()["validation"]
+    rows = list(zip(validation["chars"], validation["ner_tags"], strict=True))
+    encoded = encode_for_token_classification(rows, load_or_train_char_tokenizer(), max_length=128)
+    assert len(encoded) > len(rows) and max(len(e["input_ids"]) for e in encoded) <= 128
+
+    def entities(label_lists):
+        return sum(len(bio_entities([BIO_LABELS[i] for i in labels if i != IGNORE_INDEX])) for labels in label_lists)
+
+    assert entities(e["labels"] for e in encoded) == entities(tags for _, tags in rows) == 4916
