@@ -29,3 +29,13 @@ def test_tfidf_lr_is_deterministic():
     first = baselines.tfidf_lr().fit(TEXTS, LABELS).predict_proba(["fun but awful"])
     second = baselines.tfidf_lr().fit(TEXTS, LABELS).predict_proba(["fun but awful"])
     assert (first == second).all()
+
+
+def test_character_ngrams_for_text_without_spaces():
+    texts, labels = ["质量很好", "很好很满意", "质量太差", "太差了不满意"], [1, 1, 0, 0]
+    pipe = baselines.tfidf_lr(ngram_range=(1, 2), analyzer="char").fit(texts, labels)
+    features = set(pipe.named_steps["tfidf"].get_feature_names_out())
+    assert {"好", "很好", "太差"} <= features and "质量很好" not in features
+    assert list(pipe.predict(["很好", "太差"])) == [1, 0]
+    words = baselines.tfidf_lr().fit(texts, labels)  # the word analyzer sees each unspaced text as one word
+    assert len(words.named_steps["tfidf"].get_feature_names_out()) == len(texts)
