@@ -217,3 +217,29 @@ class WholeWordMasker(NgramMasker):
         if starts is None:
             starts = self.segment_starts(token_ids)
         return super().mask_one(token_ids, rng, starts=starts)
+
+
+def word_spans(words: Sequence[str]) -> set[tuple[int, int]]:
+    """The (start, end) character span of every word of a segmentation."""
+    spans, start = set(), 0
+    for word in words:
+        spans.add((start, start + len(word)))
+        start += len(word)
+    return spans
+
+
+def segmentation_scores(gold: Iterable[Sequence[str]], predicted: Iterable[Sequence[str]]) -> dict[str, float]:
+    """Word-level precision, recall and F1 of a segmentation against a gold one (the SIGHAN bakeoff
+    measure): a predicted word counts if the gold segmentation has a word with the same span."""
+    correct = n_gold = n_predicted = 0
+    for n, (gold_words, predicted_words) in enumerate(zip(gold, predicted, strict=True)):
+        if "".join(gold_words) != "".join(predicted_words):
+            raise ValueError(f"sentence {n}: the two segmentations are of different texts")
+        gold_spans, predicted_spans = word_spans(gold_words), word_spans(predicted_words)
+        correct += len(gold_spans & predicted_spans)
+        n_gold += len(gold_spans)
+        n_predicted += len(predicted_spans)
+    precision = correct / n_predicted if n_predicted else 0.0
+    recall = correct / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "gold_words": n_gold}
