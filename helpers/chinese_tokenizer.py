@@ -109,7 +109,7 @@ def load_char_tokenizer(folder: str | Path) -> BertTokenizer:
     tokenizer = BertTokenizer.from_pretrained(str(folder))
     expected = (sum(1 for _ in (folder / "vocab.txt").open(encoding="utf-8"))
                 if (folder / "vocab.txt").exists() else len(tokenizer))
-    if len(tokenizer) != expected or tokenizer.convert_ids_to_tokens(list(range(5))) != ZH_SPECIAL_TOKENS:
+    if len(tokenizer) != expected or tokenizer.convert_ids_to_tokens(list(range(len(ZH_SPECIAL_TOKENS)))) != ZH_SPECIAL_TOKENS:
         raise ValueError(f"{folder}: the tokenizer has {len(tokenizer)} tokens but vocab.txt has {expected} "
                          f"(or other special tokens); rebuild the folder with save_char_tokenizer()")
     return tokenizer
@@ -239,7 +239,7 @@ def segmentation_scores(gold: Iterable[Sequence[str]], predicted: Iterable[Seque
         correct += len(gold_spans & predicted_spans)
         n_gold += len(gold_spans)
         n_predicted += len(predicted_spans)
-    precision = correct / n_predicted if n_predicted else 0.0
-    recall = correct / n_gold if n_gold else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "gold_words": n_gold}
+    from helpers.ner import Scores
+
+    scores = Scores.from_counts(correct, n_predicted, n_gold)
+    return {"precision": scores.precision, "recall": scores.recall, "f1": scores.f1, "gold_words": n_gold}

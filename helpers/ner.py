@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
-IGNORE_INDEX = -100
+from helpers.masking import IGNORE_INDEX  # the label the loss ignores
 
 Entity = tuple[int, int, str]  # (start, end exclusive, type)
 
