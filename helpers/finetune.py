@@ -26,6 +26,7 @@ from torch.utils.data import DataLoader
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
 )
@@ -43,10 +44,14 @@ def default_model_dir() -> Path:
     return SHIPPED_CHECKPOINT
 
 
-def load_classifier(name: str | os.PathLike, num_labels: int = 2,
+HEADS = {"sequence": AutoModelForSequenceClassification, "token": AutoModelForTokenClassification}
+
+
+def load_classifier(name: str | os.PathLike, num_labels: int | None = None,
                     label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True,
-                    dropout: float | None = None):
-    """Return ``(tokenizer, model)`` for sequence classification.
+                    dropout: float | None = None, head: str = "sequence"):
+    """Return ``(tokenizer, model)`` for sequence classification (``head="token"``: one label per
+    token, e.g. named entities in notebook 06).
 
     ``name`` is a local folder (used as is) or a Hub id, loaded by
     :func:`helpers.hub.load_local_or_hub`: from the cache if it is there, else downloaded (and
@@ -55,8 +60,14 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
     (the from-scratch baseline), with the same tokenizer. The classification head is new, so its
     weights are random either way. ``dropout`` sets the encoder's hidden and attention dropout for
     fine-tuning; ``None`` keeps the checkpoint's (0.1 for the shipped model, 0 for
-    ``albert/albert-base-v2``).
+    ``albert/albert-base-v2``). ``num_labels`` defaults to ``len(label_names)``.
     """
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}")
+    num_labels = len(label_names) if num_labels is None else num_labels
+    if num_labels != len(label_names):
+        raise ValueError(f"num_labels={num_labels} but {len(label_names)} label names")
+    auto_model = HEADS[head]
     config_overrides = {"num_labels": num_labels, "id2label": dict(enumerate(label_names)),
                         "label2id": {label: i for i, label in enumerate(label_names)}}
     if dropout is not None:
@@ -67,10 +78,10 @@ def load_classifier(name: str | os.PathLike, num_labels: int = 2,
     def load(source: str, **hub) -> tuple:
         tokenizer = AutoTokenizer.from_pretrained(source, **hub)
         if pretrained:
-            model = AutoModelForSequenceClassification.from_pretrained(source, **hub, **config_overrides)
+            model = auto_model.from_pretrained(source, **hub, **config_overrides)
         else:
             config = AutoConfig.from_pretrained(source, **hub, **config_overrides)
-            model = AutoModelForSequenceClassification.from_config(config)
+            model = auto_model.from_config(config)
         return tokenizer, model
 
     return load_local_or_hub(name, load)
@@ -125,14 +136,16 @@ class LengthGroupedBatches(torch.utils.data.Sampler):
 
 
 def make_loader(dataset, tokenizer, batch_size: int = 32, shuffle: bool = False,
-                seed: int = 0, group_by_length: bool = False) -> DataLoader:
+                seed: int = 0, group_by_length: bool = False, collate=None) -> DataLoader:
     """A ``DataLoader`` that pads each batch to its longest sequence (``DataCollatorWithPadding``).
 
     Shuffling uses its own seeded generator, so the batch order is the same on every run.
     ``group_by_length`` batches snippets of similar length together (:class:`LengthGroupedBatches`):
     less padding, the same examples; :func:`predict_proba` still returns dataset order.
+    ``collate`` replaces the padding collator (token labels need
+    ``transformers.DataCollatorForTokenClassification``, which pads them with -100).
     """
-    collate = DataCollatorWithPadding(tokenizer)
+    collate = collate or DataCollatorWithPadding(tokenizer)
     if group_by_length:
         lengths = [len(ids) for ids in dataset["input_ids"]]
         batches = LengthGroupedBatches(lengths, batch_size, shuffle=shuffle, seed=seed)
@@ -187,12 +200,22 @@ def predict_proba(model: torch.nn.Module, loader: DataLoader, device="cpu") -> t
         probs.append(torch.softmax(logits.float(), dim=-1).cpu())
         labels.append(y.cpu())
     probs, labels = torch.cat(probs).numpy(), torch.cat(labels).numpy()
-    sampler = loader.batch_sampler
-    if isinstance(sampler, LengthGroupedBatches) and not sampler.shuffle:
-        restored = np.empty_like(sampler.order)
-        restored[sampler.order] = np.arange(len(sampler.order))  # served position of each row
-        probs, labels = probs[restored], labels[restored]
+    served = served_positions(loader)
+    if served is not None:
+        probs, labels = probs[served], labels[served]
     return probs, labels
+
+
+def served_positions(loader) -> np.ndarray | None:
+    """Where each dataset row came out of ``loader``: ``outputs[served]`` puts outputs collected
+    batch by batch back in dataset order. ``None`` when the loader serves dataset order already
+    (no length grouping) or a random order (training)."""
+    sampler = getattr(loader, "batch_sampler", None)
+    if not isinstance(sampler, LengthGroupedBatches) or sampler.shuffle:
+        return None
+    served = np.empty_like(sampler.order)
+    served[sampler.order] = np.arange(len(sampler.order))
+    return served
 
 
 def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -213,8 +236,8 @@ def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Seq
 
 def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4, warmup_ratio=0.1,
                      weight_decay=0.01, max_grad_norm=1.0, device="cpu", progress=True,
-                     desc="train", stop_after=None):
-    """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation accuracy.
+                     desc="train", stop_after=None, score=None, score_name="accuracy"):
+    """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation score.
 
     Returns one record per epoch: ``epoch``, ``train_loss`` (mean over the epoch), ``val_accuracy``,
     ``lr`` (at the end of the epoch) and ``steps``. On return the model holds the weights of the
@@ -222,12 +245,14 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
     (``val_accuracy`` is None) and the last epoch is kept: a fixed recipe, cheaper to run many times.
     ``stop_after=k`` trains only the first k epochs of the ``epochs``-epoch schedule: exactly the
     start of a full run (notebook 05 trains one epoch live and loads the finished model).
+    ``score(model, val_loader, device)`` replaces validation accuracy (higher is better), recorded
+    as ``val_<score_name>``: notebook 06 keeps the epoch with the best entity F1.
     """
     model.to(device)
     optimizer = make_optimizer(model, lr, weight_decay)  # no decay on biases and LayerNorm
     total_steps = epochs * len(train_loader)
     scheduler = warmup_linear_decay(optimizer, round(warmup_ratio * total_steps), total_steps)
-    history, best_acc, best_state, step = [], -math.inf, None, 0
+    history, best_score, best_state, step = [], -math.inf, None, 0
     for epoch in range(1, (stop_after or epochs) + 1):
         model.train()
         total_loss, seen = 0.0, 0
@@ -236,8 +261,9 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
         for batch in bar:
             batch = to_device(batch, device)
             labels = batch.pop("labels")
-            logits = model(**batch).logits  # (batch, num_labels): one score per class
-            loss = F.cross_entropy(logits, labels)  # -mean log softmax(logits)[true label]
+            logits = model(**batch).logits  # (batch, classes), or (batch, tokens, classes) per token
+            # -mean log softmax(logits)[true label], over sequences or over tokens; -100 is ignored
+            loss = F.cross_entropy(logits.flatten(0, -2), labels.flatten(), ignore_index=-100)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
@@ -247,13 +273,18 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
             total_loss += loss.item() * len(labels)
             seen += len(labels)
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
-        val_acc = None if val_loader is None else accuracy(*predict_proba(model, val_loader, device))
+        if val_loader is None:
+            val_score = None
+        elif score is None:
+            val_score = accuracy(*predict_proba(model, val_loader, device))
+        else:
+            val_score = score(model, val_loader, device)
         bar.close(f"train loss {total_loss / seen:.3f}" + (
-            "" if val_acc is None else f", validation accuracy {val_acc:.4f}"))
-        history.append({"epoch": epoch, "train_loss": total_loss / seen, "val_accuracy": val_acc,
+            "" if val_score is None else f", validation {score_name} {val_score:.4f}"))
+        history.append({"epoch": epoch, "train_loss": total_loss / seen, f"val_{score_name}": val_score,
                         "lr": scheduler.get_last_lr()[0], "steps": step})
-        if val_acc is not None and val_acc > best_acc:
-            best_acc = val_acc
+        if val_score is not None and val_score > best_score:
+            best_score = val_score
             best_state = copy.deepcopy(model.state_dict())  # keep the best epoch's weights
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -261,9 +292,9 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
     return history
 
 
-def best_epoch(history: Sequence[Mapping]) -> Mapping:
+def best_epoch(history: Sequence[Mapping], key: str = "val_accuracy") -> Mapping:
     """The record of the epoch :func:`train_classifier` kept (best validation, earliest on ties)."""
-    return max(history, key=lambda record: (record["val_accuracy"], -record["epoch"]))
+    return max(history, key=lambda record: (record[key], -record["epoch"]))
 
 
 def epochs_for(num_examples: int, batch_size: int, min_steps: int, max_epochs: int,

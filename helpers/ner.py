@@ -26,8 +26,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import datasets
 import torch
+from transformers import DataCollatorForTokenClassification
 
+from helpers.finetune import make_loader, served_positions
 from helpers.masking import IGNORE_INDEX  # the label the loss ignores
 
 Entity = tuple[int, int, str]  # (start, end exclusive, type)
@@ -210,4 +213,26 @@ def predict_labels(model, batches: Iterable[dict], label_names: Sequence[str],
             keep = row_labels != IGNORE_INDEX
             true.append([label_names[i] for i in row_labels[keep].tolist()])
             predicted.append([label_names[i] for i in row_guesses[keep].tolist()])
+    served = served_positions(batches)  # a length-grouped loader: back to dataset order
+    if served is not None:
+        true, predicted = [true[i] for i in served], [predicted[i] for i in served]
     return true, predicted
+
+
+def entity_f1(model, loader, device="cpu") -> float:
+    """Micro-averaged entity F1 of a token-classification model over ``loader`` (label names from
+    the model's config): the validation score ``train_classifier(score=entity_f1)`` keeps the best
+    epoch by."""
+    names = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    return entity_scores(*predict_labels(model, loader, names, device))["micro"].f1
+
+
+def token_classification_loader(encoded: Sequence[dict], tokenizer, batch_size: int = 32,
+                                shuffle: bool = False, seed: int = 0):
+    """Length-grouped batches of :func:`encode_for_token_classification`'s pieces, labels padded
+    with -100 (``DataCollatorForTokenClassification``); evaluation batches come back in order
+    through :func:`predict_labels`."""
+    columns = ("input_ids", "attention_mask", "labels")
+    dataset = datasets.Dataset.from_list([{key: piece[key] for key in columns} for piece in encoded])
+    return make_loader(dataset, tokenizer, batch_size, shuffle=shuffle, seed=seed, group_by_length=True,
+                       collate=DataCollatorForTokenClassification(tokenizer))

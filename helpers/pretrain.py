@@ -285,34 +285,49 @@ def training_data(corpus: str) -> str:
 
 
 VOCABULARY_KIND = {False: "SentencePiece unigram pieces",
-                   True: "entries of a character WordPiece `vocab.txt` (load it with `BertTokenizer`; jieba whole-word masking)"}
+                   True: "entries of a character WordPiece `vocab.txt` (load it with `BertTokenizer`)"}
+MASKED_UNITS = {False: "n-gram whole-word masking", True: "n-gram whole-word masking of jieba's words"}
+TOKENIZER_LINE = {
+    False: "trained by the same command on the same text (`helpers.tokenizer.train_tokenizer`)",
+    True: "a character WordPiece `vocab.txt` built by the same command from the same text "
+          "(`helpers.chinese_tokenizer.load_or_train_char_tokenizer`)"}
+CARD_SNIPPET = {
+    False: ("from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, pipeline\n"
+            'path = "{path}"\n'
+            'fill = pipeline("fill-mask", model=path)\n'
+            "classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)  # new head"),
+    True: ("from transformers import AutoModelForTokenClassification, BertTokenizer, pipeline\n"
+           'path = "{path}"\n'
+           "tokenizer = BertTokenizer.from_pretrained(path)  # not AlbertTokenizer: the vocabulary is a vocab.txt\n"
+           'fill = pipeline("fill-mask", model=path, tokenizer=tokenizer)\n'
+           "tagger = AutoModelForTokenClassification.from_pretrained(path, num_labels=7)  # new head"),
+}
 
 
 def model_card(config: PretrainConfig, result: PretrainResult, command: str,
-               metrics: dict[str, float], hardware: str) -> str:
-    """The README.md written next to a checkpoint by ``--model-card``."""
+               metrics: dict[str, float], hardware: str, path: str = "checkpoints/tiny-albert") -> str:
+    """The README.md written next to a checkpoint by ``--model-card``; ``path`` is the folder the
+    card's loading snippet names."""
     params = count_parameters(result.model)
+    chinese = config.corpus == "chinese"
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items())
     return f"""---
 library_name: transformers
 license: apache-2.0
 tags: [albert, fill-mask, teaching]
 ---
-# tiny-albert: an ALBERT pretrained on {CORPUS_TITLES[config.corpus]}, for the notebook series
+# {Path(path).name}: an ALBERT pretrained on {CORPUS_TITLES[config.corpus]}, for the notebook series
 
 A deliberately small ALBERT ({params:,} parameters in `AlbertForPreTraining`; E={config.embedding_size},
 H={config.hidden_size}, {config.num_hidden_layers} layers in {config.num_hidden_groups} shared group(s),
-{config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {config.vocab_size}
-{VOCABULARY_KIND[config.corpus == "chinese"]}, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
-(n-gram whole-word masking, 15%, the {config.masking_rule} rule of `helpers.masking`) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
+{config.num_attention_heads} heads, FFN {config.intermediate_size}, vocabulary {len(result.tokenizer)}
+{VOCABULARY_KIND[chinese]}, {config.max_length} positions, dropout {config.dropout:g}{', kept in `config.json` for fine-tuning' if config.dropout else ''}), pretrained with MLM
+({MASKED_UNITS[chinese]}, 15%, the {config.masking_rule} rule of `helpers.masking`) + {config.task.upper() if config.task != 'none' else 'no sentence task'}
 by `helpers/pretrain.py`. It exists so learners can "load instead of train"; it is a teaching
 model, not a general-purpose one.{factorization_note(config)}
 
 ```python
-from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer, pipeline
-path = "checkpoints/tiny-albert"
-fill = pipeline("fill-mask", model=path)
-classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels=2)  # new head
+{CARD_SNIPPET[chinese].format(path=path)}
 ```
 
 ## Reproduce
@@ -323,7 +338,7 @@ classifier = AutoModelForSequenceClassification.from_pretrained(path, num_labels
 
 - seed: {config.seed}
 - training data: {training_data(config.corpus)}
-- tokenizer: trained by the same command on the same text (`helpers.tokenizer.train_tokenizer`)
+- tokenizer: {TOKENIZER_LINE[chinese]}
 - steps: {result.step} of {config.max_steps} (batch {config.batch_size}, AdamW lr {config.learning_rate},
   {config.warmup_fraction:.0%} warm-up then linear decay, clipping {config.max_grad_norm})
 - wall time: {result.seconds / 60:.1f} min of training{' (stopped by the time budget)' if result.stopped_early else ''}
@@ -374,7 +389,7 @@ def main(argv=None) -> int:
         if args.model_card:
             command = "python -m helpers.pretrain " + " ".join(shlex.quote(a) for a in (
                 argv if argv is not None else sys.argv[1:]))
-            card = model_card(config, result, command, metrics, hardware_summary())
+            card = model_card(config, result, command, metrics, hardware_summary(), path=str(args.out))
             (args.out / "README.md").write_text(card)
     return 0
 

@@ -37,6 +37,8 @@ def repo_root() -> Path:
 
 
 SHIPPED_CHECKPOINT = repo_root() / "checkpoints" / "tiny-albert"  # the pretrained tiny ALBERT (notebook 04)
+SHIPPED_ZH_CHECKPOINT = repo_root() / "checkpoints" / "tiny-albert-zh"  # the Chinese one (notebook 06)
+SHIPPED_ZH_NER = repo_root() / "checkpoints" / "tiny-albert-zh-ner"  # it, fine-tuned for NER (notebook 06)
 
 
 def runs_dir(name: str | None = None) -> Path:

@@ -141,17 +141,19 @@ class StoredRuns:
     """
 
     def __init__(self, path: str | Path | None, command: str,
-                 runs: str = "one at a time"):
+                 runs: str = "one at a time", data: tuple[str, str] | None = None):
+        """``data``: (sha256 of the data archive, split fingerprint); default the English
+        sentiment data's (``helpers.data``); notebook 06 passes ``helpers.chinese_data``'s."""
         self.path = None if path is None else Path(path)
         stored = json.loads(self.path.read_text()) if self.path and self.path.exists() else {}
-        split = split_fingerprint()
+        data_sha256, split = data or (WHEEL_SHA256, split_fingerprint())
         if stored and stored.get("split") != split:
             raise ValueError(
                 f"{self.path} holds runs measured on another data split (split {stored.get('split')}, "
                 f"this checkout's is {split}); results of two splits must not be mixed. Move the "
                 f"file aside (or pass another --out) and run again.")
         self.record = {"command": command, "machine": hardware_summary(), "runs": runs,
-                       "data_sha256": WHEEL_SHA256, "split": split,
+                       "data_sha256": data_sha256, "split": split,
                        "wall_seconds": stored.get("wall_seconds", 0),
                        "rows": stored.get("rows", [])}
         self._earlier_seconds = self.record["wall_seconds"]

