@@ -37,6 +37,7 @@ from transformers import BertTokenizer
 
 from helpers.files import atomic_folder
 from helpers.masking import MaskedSequence, NgramMasker
+from helpers.ner import Scores
 from helpers.runtime import runs_dir
 from helpers.tokenizer import corpus_fingerprint
 
@@ -239,7 +240,5 @@ def segmentation_scores(gold: Iterable[Sequence[str]], predicted: Iterable[Seque
         correct += len(gold_spans & predicted_spans)
         n_gold += len(gold_spans)
         n_predicted += len(predicted_spans)
-    from helpers.ner import Scores
-
     scores = Scores.from_counts(correct, n_predicted, n_gold)
     return {"precision": scores.precision, "recall": scores.recall, "f1": scores.f1, "gold_words": n_gold}

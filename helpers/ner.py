@@ -184,17 +184,21 @@ def encode_for_token_classification(rows: Iterable[tuple[Sequence[str], Sequence
     (with ``[CLS]``/``[SEP]``) are cut first (:func:`cut_long_sentences`); each piece keeps its
     characters (``chars``) for reading the errors.
     """
+    pieces = [piece for chars, tags in rows for piece in cut_long_sentences(chars, tags, max_length - 2)]
+    texts = ["".join(piece_chars) for piece_chars, _ in pieces]
+    if any(len(text) != len(piece_chars) for text, (piece_chars, _) in zip(texts, pieces, strict=True)):
+        raise ValueError("pass one character per item (the 'chars' column)")
+    if not pieces:
+        return []
+    # one batched call: the fast tokenizer encodes all pieces together
+    tokens = tokenizer(texts, return_offsets_mapping=True, truncation=True, max_length=max_length)
     encoded = []
-    for chars, tags in rows:
-        for piece_chars, piece_tags in cut_long_sentences(chars, tags, max_length - 2):
-            text = "".join(piece_chars)
-            if len(text) != len(piece_chars):
-                raise ValueError("pass one character per item (the 'chars' column)")
-            tokens = tokenizer(text, return_offsets_mapping=True, truncation=True, max_length=max_length)
-            pieces = tokenizer.convert_ids_to_tokens(tokens["input_ids"])
-            labels = align_labels(tokens["offset_mapping"], piece_tags, [p.startswith("##") for p in pieces])
-            encoded.append({"input_ids": tokens["input_ids"], "attention_mask": tokens["attention_mask"],
-                            "labels": labels, "chars": piece_chars})
+    for i, (piece_chars, piece_tags) in enumerate(pieces):
+        ids = tokens["input_ids"][i]
+        later = [token.startswith("##") for token in tokenizer.convert_ids_to_tokens(ids)]
+        encoded.append({"input_ids": ids, "attention_mask": tokens["attention_mask"][i],
+                        "labels": align_labels(tokens["offset_mapping"][i], piece_tags, later),
+                        "chars": piece_chars})
     return encoded
 
 
