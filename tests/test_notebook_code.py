@@ -33,6 +33,7 @@ TAUGHT = {
     "04_pretraining_mlm_sop.ipynb": {"helpers.pretraining.PretrainingLoss",
                                      "helpers.pretraining.train_loop"},
     "05_sentiment_finetuning.ipynb": {"helpers.finetune.train_classifier"},
+    "06_chinese_albert.ipynb": {"helpers.ner.add_confident_entities"},
     "07_albert_in_practice.ipynb": {"helpers.adapters.add_lora", "helpers.adapters.freeze_encoder"},
 }
 
