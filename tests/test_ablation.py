@@ -35,6 +35,13 @@ def test_sentence_suite_differs_only_in_the_task():
     assert configs["sop"].corpus == "documents" and "sop_bare" in suite.eval_tasks
 
 
+def test_long_sentence_suite_only_trains_longer():
+    short, long = ablation.SUITES["sentence-tasks"], ablation.SUITES["sentence-tasks-long"]
+    assert long.variants == short.variants and long.eval_tasks == short.eval_tasks
+    assert {key for key in long.base if long.base[key] != short.base[key]} == {"max_steps", "eval_every", "save_every"}
+    assert long.config("sop", 0).max_steps == 8 * short.config("sop", 0).max_steps
+
+
 def test_bootstrap_ratio():
     value, se = bootstrap_ratio([1, 0, 1, 1])
     assert value == 0.75 and 0 < se < 0.5
