@@ -26,10 +26,11 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from finetune_gain import run_one  # noqa: E402  (the same fine-tuning run as the measurement)
+from finetune_gain import _prepared, run_one  # noqa: E402  (the same fine-tuning run and data as the measurement)
 
 # Thresholds on the model's probability (its softmax maximum, on every token of a name) above
 # which a name the dictionary does not know is added; 0 adds every name the model finds.
@@ -38,30 +39,23 @@ RECIPE = dict(task="zh-ner", kind="pretrained", lr=1e-3, labels="all", epochs=3,
 MODEL = "checkpoints/tiny-albert-zh"
 
 
+@cache
 def _scored_data(first: int | None = None):
     """Encoded validation and test pieces (the ``first`` of each, or all), their loaders, and the
-    dictionary's labels at the labelled tokens of each piece (built from the training split)."""
-    from transformers import AutoTokenizer
-
+    dictionary's labels at the labelled tokens of each piece (built from the training split). The
+    pieces and loaders are ``finetune_gain``'s own, built once per process."""
     from helpers.chinese_data import BIO_LABELS, load_people_daily
-    from helpers.ner import (
-        DictionaryTagger,
-        encode_for_token_classification,
-        labels_at_tokens,
-        token_classification_loader,
-    )
+    from helpers.ner import DictionaryTagger, labels_at_tokens, token_classification_loader
 
-    people_daily = load_people_daily()
-    tokenizer = AutoTokenizer.from_pretrained(MODEL)
+    prepared = _prepared(MODEL, "zh-ner")
+    train = load_people_daily()["train"]
     dictionary = DictionaryTagger([(chars, [BIO_LABELS[t] for t in tags])
-                                   for chars, tags in zip(people_daily["train"]["chars"], people_daily["train"]["ner_tags"],
-                                                          strict=True)])
+                                   for chars, tags in zip(train["chars"], train["ner_tags"], strict=True)])
     scored = {}
-    for split in ("validation", "test"):
-        ds = people_daily[split]
-        pieces = encode_for_token_classification(zip(ds["chars"], ds["ner_tags"], strict=True), tokenizer, 128)[:first]
-        scored[split] = dict(loader=token_classification_loader(pieces, tokenizer, 32),
-                             dictionary=[labels_at_tokens(dictionary(piece["chars"]), piece) for piece in pieces])
+    for split, loader_key in (("validation", "val"), ("test", "test")):
+        pieces = prepared["encoded"][split][:first]
+        loader = prepared[loader_key] if first is None else token_classification_loader(pieces, prepared["tokenizer"], 32)
+        scored[split] = dict(loader=loader, dictionary=[labels_at_tokens(dictionary(piece["chars"]), piece) for piece in pieces])
     return scored
 
 
