@@ -42,6 +42,15 @@ def test_long_sentence_suite_only_trains_longer():
     assert long.config("sop", 0).max_steps == 8 * short.config("sop", 0).max_steps
 
 
+def test_128_token_suite_only_doubles_the_pair_length():
+    long, wide = ablation.SUITES["sentence-tasks-long"], ablation.SUITES["sentence-tasks-128"]
+    assert wide.variants == long.variants and wide.eval_tasks == long.eval_tasks
+    assert {key for key in wide.base if wide.base[key] != long.base[key]} == {"max_length", "batch_size"}
+    sop = wide.config("sop", 0)
+    assert sop.max_length * sop.batch_size == long.config("sop", 0).max_length * long.config("sop", 0).batch_size
+    assert sop.max_length == 128
+
+
 def test_bootstrap_ratio():
     value, se = bootstrap_ratio([1, 0, 1, 1])
     assert value == 0.75 and 0 < se < 0.5
