@@ -1,6 +1,7 @@
 """The ablation command: argv round trip, per-example scores, and a report over a tiny suite."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -98,15 +99,18 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
         ablation.report("tiny", tmp_path / "empty", None)
 
 
-def test_the_stored_sentence_task_runs_say_how_they_were_made():
-    """benchmarks/results/sentence_tasks.json: commands, machine, data, and every variant x seed."""
+@pytest.mark.parametrize(("name", "suite_name", "variants", "seeds"), [
+    ("sentence_tasks", "sentence-tasks", ("none", "nsp", "sop"), (0, 1)),
+    ("sentence_tasks_long", "sentence-tasks-long", ("nsp", "sop"), (0, 1)),  # notebook 04, section 7
+])
+def test_the_stored_sentence_task_runs_say_how_they_were_made(name, suite_name, variants, seeds):
+    """benchmarks/results/<name>.json: commands, machine, data, and every variant x seed, finished."""
     from helpers.data import split_fingerprint
     from helpers.runtime import repo_root
-    record = json.loads((repo_root() / "benchmarks/results/sentence_tasks.json").read_text())
+    record = json.loads((repo_root() / f"benchmarks/results/{name}.json").read_text())
     assert record["data"]["split"] == split_fingerprint(), "measured on another data split: run it again"
-    assert record["commands"]["report"].startswith("python -m helpers.ablation report sentence-tasks")
+    assert record["commands"]["report"].startswith(f"python -m helpers.ablation report {suite_name} ")
     assert record["training"]["machines"] and record["training"]["wall_seconds"] > 0
-    suite = ablation.SUITES["sentence-tasks"]
-    assert {(r["variant"], r["seed"]) for r in record["runs"]} == {
-        (v, s) for v in suite.variants for s in record["summary"]["none"]["seeds"]}
+    assert record["config"] == {**asdict(ablation.SUITES[suite_name].config("sop", 0)), "task": None, "seed": None}
+    assert {(r["variant"], r["seed"]) for r in record["runs"]} == {(v, s) for v in variants for s in seeds}
     assert all(r["finished"] for r in record["runs"])
