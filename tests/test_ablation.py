@@ -98,6 +98,18 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
     with pytest.raises(SystemExit, match="train them first"):
         ablation.report("tiny", tmp_path / "empty", None)
 
+    # --merge: seed 1 reported into a file that holds seed 0 gives the same table as both at once
+    ablation.report("tiny", tmp_path, tmp_path / "merged.json", seeds=[0], command="report 0")
+    merged = ablation.report("tiny", tmp_path, tmp_path / "merged.json", seeds=[1], command="report 1", merge=True)
+    assert merged["summary"] == record["summary"]
+    assert [(r["variant"], r["seed"]) for r in merged["runs"]] == [(r["variant"], r["seed"]) for r in record["runs"]]
+    assert merged["commands"]["report"] == "report 1" and merged["commands"]["earlier_reports"] == ["report 0"]
+    stored = json.loads((tmp_path / "merged.json").read_text())
+    stored["config"]["max_steps"] = 8
+    (tmp_path / "merged.json").write_text(json.dumps(stored))
+    with pytest.raises(SystemExit, match="another config"):
+        ablation.report("tiny", tmp_path, tmp_path / "merged.json", seeds=[1], merge=True)
+
 
 @pytest.mark.parametrize(("name", "suite_name", "variants", "seeds"), [
     ("sentence_tasks", "sentence-tasks", ("none", "nsp", "sop"), (0, 1)),
