@@ -295,7 +295,8 @@ def report(suite_name: str, root: Path, out: Path | None, seeds=None, partial: b
         runs += [r for r in earlier["runs"] if (r["variant"], r["seed"]) not in scored]
         order = list(suite.variants)
         runs.sort(key=lambda r: (r["seed"], order.index(r["variant"])))
-        sessions = _stored_sessions(earlier) + [s for s in sessions if s not in _stored_sessions(earlier)]
+        stored = _stored_sessions(earlier)
+        sessions = stored + [s for s in sessions if s not in stored]
         earlier_reports = earlier["commands"].get("earlier_reports", []) + [earlier["commands"]["report"]]
     summary = {}
     for variant in suite.variants:
