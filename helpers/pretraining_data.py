@@ -48,12 +48,13 @@ from helpers.training import length_grouped_batches
 EVAL_SEED = 12345  # held-out examples and their masks are fixed: metrics are comparable
 
 TASKS = ("sop", "nsp", "none")
-CORPORA = ("reviews", "documents", "chinese")
+CORPORA = ("reviews", "documents", "documents-dev", "chinese")
 # Evaluation variants: "sop_bare" = SOP scored with each segment's final punctuation removed
 EVAL_VARIANTS = ("bare",)
 PUNCTUATION = (set(string.punctuation) | set("\u201c\u201d\u2018\u2019\u2014\u2013\u2026")
                | set("。，、！？；：「」『』（）《》"))  # Chinese (full-width) punctuation too
 SPECIALS_PER_PAIR = 3  # [CLS] A [SEP] B [SEP]
+DEV_MOVIE_SHARE = 0.1  # training movies whose synopses the "documents-dev" corpus sets aside
 
 
 @dataclass
@@ -282,6 +283,10 @@ def corpus_texts(corpus: str) -> tuple[list[str], list[str]]:
       synopses of training movies; held out: the addresses of the held-out presidents + the
       synopses of validation movies (``helpers.documents``). Long, coherent documents: NSP's
       random B comes from another address or film, and SOP swaps whole sentences.
+    * ``"documents-dev"``: for choosing a recipe without touching the held-out documents. The
+      ``"documents"`` training text less the addresses of the validation presidents
+      (``helpers.documents.validation_presidents``) and the synopses of a seeded 10% of the
+      training movies; held out: those addresses and synopses.
     * ``"chinese"``: the training split's Chinese reviews and People's Daily lines
       (``helpers.chinese_tokenizer.chinese_training_texts``); held out: their validation splits.
     """
@@ -300,10 +305,22 @@ def corpus_texts(corpus: str) -> tuple[list[str], list[str]]:
 
     addresses = load_addresses()
     reviews = load_corpus()
-    plots = [text for text, source in zip(reviews["text"], reviews["source"], strict=True)
-             if source == "plot"]
-    return (list(addresses["train"]["text"]) + plots,
-            list(addresses["held_out"]["text"]) + _held_out_plots())
+    plots = [(text, movie) for text, source, movie
+             in zip(reviews["text"], reviews["source"], reviews["movie"], strict=True) if source == "plot"]
+    if corpus == "documents":
+        return ([a["text"] for a in addresses["train"]] + [text for text, _ in plots],
+                list(addresses["held_out"]["text"]) + _held_out_plots())
+    from helpers.documents import SPLIT_SEED, validation_presidents
+
+    presidents = validation_presidents()
+    movies = sorted({movie for _, movie in plots})
+    rng = np.random.default_rng(SPLIT_SEED + 1)
+    dev_movies = {movies[i] for i in rng.permutation(len(movies))[:round(DEV_MOVIE_SHARE * len(movies))]}
+    train = ([a["text"] for a in addresses["train"] if a["name"] not in presidents]
+             + [text for text, movie in plots if movie not in dev_movies])
+    dev = ([a["text"] for a in addresses["train"] if a["name"] in presidents]
+           + [text for text, movie in plots if movie in dev_movies])
+    return train, dev
 
 
 def punctuation_flags(tokenizer) -> np.ndarray:

@@ -52,6 +52,13 @@ def test_128_token_suite_only_doubles_the_pair_length():
     assert sop.max_length == 128
 
 
+def test_dev_suite_trains_twice_as_long_without_the_validation_slice():
+    long, dev = ablation.SUITES["sentence-tasks-long"], ablation.SUITES["sentence-tasks-40k-dev"]
+    assert dev.variants == long.variants and dev.eval_tasks == long.eval_tasks
+    assert {key for key in dev.base if dev.base[key] != long.base[key]} == {"corpus", "max_steps", "eval_every"}
+    assert dev.config("nsp", 0).corpus == "documents-dev" and dev.config("nsp", 0).max_steps == 40000
+
+
 def test_bootstrap_ratio():
     value, se = bootstrap_ratio([1, 0, 1, 1])
     assert value == 0.75 and 0 < se < 0.5
@@ -109,6 +116,23 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
     (tmp_path / "merged.json").write_text(json.dumps(stored))
     with pytest.raises(SystemExit, match="another config"):
         ablation.report("tiny", tmp_path, tmp_path / "merged.json", seeds=[1], merge=True)
+
+    # --eval-corpus: the same checkpoints scored on another corpus's held-out text (a test split)
+    test_texts = held_out_texts()[60:120]
+    own = TINY.get("corpus", "reviews")
+    monkeypatch.setattr("helpers.pretraining_data.corpus_texts",
+                        lambda corpus: (texts, held if corpus == own else test_texts))
+    tested = ablation.report("tiny", tmp_path, None, seeds=[0], eval_corpus="documents")
+    expected = PretrainingData(tok, PretrainConfig(**TINY), texts=texts, eval_texts=test_texts)
+    assert tested["held_out_examples"]["sop"] == sum(len(b["input_ids"]) for b in expected.eval_batches("sop"))
+    assert "'documents'" in tested["scored_on"] and "'documents'" not in record["scored_on"]
+    assert tested["runs"][0]["evals"] == record["runs"][0]["evals"]  # the training curves are the run's own
+    with pytest.raises(SystemExit, match="another scored_on"):
+        ablation.report("tiny", tmp_path, tmp_path / "out.json", seeds=[1], merge=True, eval_corpus="documents")
+    monkeypatch.setattr("helpers.pretraining_data.corpus_texts",
+                        lambda corpus: (texts, held if corpus == own else list(texts[:40])))
+    with pytest.raises(SystemExit, match="part of it is in the training text"):
+        ablation.report("tiny", tmp_path, None, seeds=[0], eval_corpus="documents")
 
 
 @pytest.mark.parametrize(("name", "suite_name", "variants", "seeds"), [

