@@ -376,6 +376,8 @@ def _stored_sessions(record: dict) -> list[dict]:
 
 
 def main(argv=None) -> int:
+    from helpers.pretraining_data import CORPORA
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="action", required=True)
     for action in ("train", "report"):
@@ -394,7 +396,7 @@ def main(argv=None) -> int:
             p.add_argument("--partial", action="store_true", help="also score unfinished runs")
             p.add_argument("--merge", action="store_true",
                            help="keep the runs already in --out that this report does not score")
-            p.add_argument("--eval-corpus", default=None,
+            p.add_argument("--eval-corpus", default=None, choices=CORPORA,
                            help="score on this corpus's held-out text (e.g. documents: the test "
                                 "of a recipe chosen on documents-dev); default: the suite's own")
     args = parser.parse_args(argv)
