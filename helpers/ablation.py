@@ -247,14 +247,13 @@ def score_run(folder: Path, eval_tasks, eval_corpus: str | None = None) -> tuple
 
     config = PretrainConfig.from_dict(json.loads((folder / "pretrain_config.json").read_text()))
     model, tokenizer = load_pretrained(folder)
-    eval_texts = None
+    train_texts, eval_texts = corpus_texts(config.corpus)
     if eval_corpus is not None and eval_corpus != config.corpus:
-        train_texts, _ = corpus_texts(config.corpus)
         eval_texts = corpus_texts(eval_corpus)[1]
         if set(eval_texts) & set(train_texts):
             raise SystemExit(f"cannot score on the held-out text of {eval_corpus!r}: part of it is in "
                              f"the training text of {config.corpus!r}")
-    data = PretrainingData(tokenizer, config, eval_texts=eval_texts)
+    data = PretrainingData(tokenizer, config, texts=train_texts, eval_texts=eval_texts)
     metrics, sizes = {}, {}
     for task in eval_tasks:
         batches = data.eval_batches(task)
