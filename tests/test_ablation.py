@@ -57,6 +57,9 @@ def test_dev_suite_trains_twice_as_long_without_the_validation_slice():
     assert dev.variants == long.variants and dev.eval_tasks == long.eval_tasks
     assert {key for key in dev.base if dev.base[key] != long.base[key]} == {"corpus", "max_steps", "eval_every"}
     assert dev.config("nsp", 0).corpus == "documents-dev" and dev.config("nsp", 0).max_steps == 40000
+    dropout = ablation.SUITES["sentence-tasks-40k-dev-dropout"]
+    assert {key for key in dropout.base if dropout.base[key] != dev.base.get(key)} == {"dropout"}
+    assert dropout.config("sop", 0).dropout == 0.1 and dev.config("sop", 0).dropout == 0.0
 
 
 def test_bootstrap_ratio():
