@@ -141,6 +141,7 @@ def test_report_scores_finished_runs_and_summarizes_seeds(tok, tiny_data, tmp_pa
 @pytest.mark.parametrize(("name", "suite_name", "variants", "seeds"), [
     ("sentence_tasks", "sentence-tasks", ("none", "nsp", "sop"), (0, 1)),
     ("sentence_tasks_long", "sentence-tasks-long", ("none", "nsp", "sop"), (0, 1)),  # notebook 04, section 7
+    ("sentence_tasks_40k_dev", "sentence-tasks-40k-dev", ("nsp", "sop"), (0,)),  # recipe choice, validation
 ])
 def test_the_stored_sentence_task_runs_say_how_they_were_made(name, suite_name, variants, seeds):
     """benchmarks/results/<name>.json: commands, machine, data, and every variant x seed, finished."""
