@@ -20,8 +20,9 @@ Every (variant, seed) run is stored as soon as it finishes, and a run already in
 not repeated, so an interrupted measurement resumes (losing only the runs in flight).
 
 ``--steps``, ``--eval-every``, ``--warmup-steps``, ``--learning-rate`` and ``--batch-size`` change
-the budget, for a quick check or a long run; the file records the budget and refuses to mix runs
-of two budgets.
+the budget, for a quick check or a long run; ``--dropout`` sets dropout on hidden states and
+attention in every variant (the notebooks train without, as ALBERT v2 does; a long run on this small
+corpus overfits without it). The file records the budget and refuses to mix runs of two budgets.
 """
 
 from __future__ import annotations
@@ -71,8 +72,13 @@ def run_one(task: tuple, threads: int | None = None) -> dict:
     from helpers.encoder_variants import layer_transitions, prepare_experiment, train_variant
 
     notebook, name, seed, changes = task
+    changes = dict(changes)
+    dropout = changes.pop("dropout", None)
     experiment = prepare_experiment(threads=threads)  # the notebooks' data and held-out set (seed 0)
     variant = notebook_variants(notebook, len(experiment.tokenizer))[0][name]
+    if dropout is not None:  # a model setting, not a Budget field: the notebooks' runs have none
+        config = variant.config.to_dict() | {"hidden_dropout_prob": dropout, "attention_probs_dropout_prob": dropout}
+        variant = replace(variant, config=type(variant.config).from_dict(config))
     budget = replace(experiment.budget, seed=seed, **changes)
     result = train_variant(name, variant, experiment.data, budget)
     row = {"variant": name, "seed": seed, "parameters": result.parameters,
@@ -87,9 +93,9 @@ def run_one(task: tuple, threads: int | None = None) -> dict:
 
 
 def budget_changes(args) -> dict:
-    """The ``Budget`` fields the command line changes (none: the notebooks' own budget)."""
+    """The ``Budget`` fields the command line changes, and ``dropout`` (none: the notebooks' own budget)."""
     changes = {"steps": args.steps, "eval_every": args.eval_every, "warmup_steps": args.warmup_steps,
-               "learning_rate": args.learning_rate, "batch_size": args.batch_size}
+               "learning_rate": args.learning_rate, "batch_size": args.batch_size, "dropout": args.dropout}
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.device != "cpu":
         changes["device"] = args.device
@@ -115,16 +121,22 @@ def main(argv=None) -> dict:
     parser.add_argument("--warmup-steps", type=int, default=None)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--batch-size", type=int, default=None, help="blocks per step")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="dropout on hidden states and attention (default: none, as in the notebooks)")
     parser.add_argument("--device", default="cpu",
                         help="cuda: a GPU (set --workers to the runs it holds at once); default cpu")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
         parser.error("--steps must be at least 1")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        parser.error("--dropout must be at least 0 and below 1")
 
     command = "python benchmarks/variant_seeds.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     runs = StoredRuns(args.out, command, runs="runs side by side, one torch thread each")
     changes = budget_changes(args)
-    budget = asdict(replace(Budget(), **changes))
+    budget = asdict(replace(Budget(), **{k: v for k, v in changes.items() if k != "dropout"}))
+    if "dropout" in changes:  # recorded only when set, so files of the notebooks' budget stay comparable
+        budget["dropout"] = changes["dropout"]
     del budget["device"]  # which hardware ran a run is in its row; runs of one budget may mix them
     stored_budget = json.loads(args.out.read_text()).get("budget", budget) if runs.rows else budget
     if stored_budget != budget:

@@ -57,6 +57,26 @@ def test_variant_seeds_stores_each_run_with_its_budget_and_resumes(tmp_path):
     assert not (tmp_path / "new.json").exists()
 
 
+def test_variant_seeds_dropout_reaches_the_model_and_is_part_of_the_budget(tmp_path, monkeypatch):
+    import helpers.encoder_variants as encoder_variants
+
+    built = []
+    train = encoder_variants.train_variant
+    monkeypatch.setattr(encoder_variants, "train_variant",
+                        lambda name, variant, *rest: built.append(variant.config) or train(name, variant, *rest))
+    out = tmp_path / "dropout.json"
+    argv = ["--notebook", "02", "--seeds", "0", "--variants", "E=16", "--workers", "1",
+            "--steps", "2", "--dropout", "0.1", "--out", str(out)]
+    record = variant_seeds.main(argv)
+    assert record["budget"]["dropout"] == 0.1
+    assert built[0].hidden_dropout_prob == built[0].attention_probs_dropout_prob == 0.1
+    with pytest.raises(SystemExit, match="another budget"):  # the same budget without dropout
+        variant_seeds.main([*argv[:-4], "--out", str(out)])
+    with pytest.raises(SystemExit):
+        variant_seeds.main([*argv[:-3], "1.0", "--out", str(tmp_path / "bad.json")])
+    assert not (tmp_path / "bad.json").exists()
+
+
 def test_check_claims_names_a_missing_notebook(capsys):
     with pytest.raises(SystemExit):
         check_claims.main(["--notebooks", "notebooks/99_nothing.ipynb"])
