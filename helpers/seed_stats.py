@@ -168,9 +168,18 @@ class StoredRuns:
         return {tuple(row[key] for key in keys) for row in self.rows}
 
     def add(self, row: dict) -> None:
+        self._keep_stored_rows()
         self.rows.append(row)
         print(json.dumps(row), flush=True)
         self.save()
+
+    def _keep_stored_rows(self) -> None:
+        """Rows another command stored in the same file since this one read it: kept, not overwritten
+        (two commands may train different variants into one file side by side)."""
+        if self.path is not None and self.path.exists():
+            for row in json.loads(self.path.read_text()).get("rows", []):
+                if row not in self.rows:
+                    self.rows.append(row)
 
     def run_all(self, run: Callable[..., dict], tasks: list, workers: int = 1) -> None:
         """``run(task, threads)`` for every task, each row added as it arrives.

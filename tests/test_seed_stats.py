@@ -113,6 +113,16 @@ def test_stored_runs_resume_where_they_stopped(tmp_path, capsys):
     assert capsys.readouterr().out.count("\n") == 2  # one JSON line per run
 
 
+def test_stored_runs_of_two_commands_on_one_file_are_all_kept(tmp_path):
+    path = tmp_path / "results.json"
+    left = StoredRuns(path, "python benchmarks/x.py --variants a")
+    right = StoredRuns(path, "python benchmarks/x.py --variants b")  # started before either stored a run
+    left.add({"variant": "a", "seed": 0})
+    right.add({"variant": "b", "seed": 0})
+    left.add({"variant": "a", "seed": 1})
+    assert [(r["variant"], r["seed"]) for r in json.loads(path.read_text())["rows"]] == [("a", 0), ("b", 0), ("a", 1)]
+
+
 def test_stored_runs_refuse_results_of_another_split(tmp_path):
     path = tmp_path / "runs.json"
     StoredRuns(path, "python benchmarks/x.py").add({"seed": 0, "test": 0.7})
