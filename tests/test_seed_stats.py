@@ -91,7 +91,9 @@ def test_missing_results_say_how_to_make_them(tmp_path, monkeypatch):
     ("recipe_choice", "choose_recipe", {"variant", "kind", "seed", "validation"}),
     ("pretrain_seeds", "pretrain_seeds", {"task", "seed", "mlm_loss", "sop_accuracy"}),
     ("variant_seeds_02", "variant_seeds", {"variant", "seed", "final_loss", "heldout_losses"}),
-    ("variant_seeds_03", "variant_seeds", {"variant", "seed", "final_loss", "transitions"})])
+    ("variant_seeds_03", "variant_seeds", {"variant", "seed", "final_loss", "transitions"}),
+    ("variant_seeds_02_long", "variant_seeds", {"variant", "seed", "final_loss", "heldout_losses"}),
+    ("variant_seeds_03_long", "variant_seeds", {"variant", "seed", "final_loss", "transitions"})])
 def test_the_stored_measurements_say_how_they_were_made(name, script, keys):
     """What the notebooks cite: every run, with the command, machine, wall time and data split."""
     record = load_results(name)
