@@ -22,7 +22,8 @@ not repeated, so an interrupted measurement resumes (losing only the runs in fli
 ``--steps``, ``--eval-every``, ``--warmup-steps``, ``--learning-rate`` and ``--batch-size`` change
 the budget, for a quick check or a long run; ``--dropout`` sets dropout on hidden states and
 attention in every variant (the notebooks train without, as ALBERT v2 does; in a long-run pilot
-without it the not-shared model stopped improving from step 2,000, benchmarks/README.md). The file records the budget and refuses to mix runs of two budgets.
+without it the not-shared model stopped improving from step 2,000, benchmarks/README.md). The
+file records the budget and refuses to mix runs of two budgets.
 """
 
 from __future__ import annotations
@@ -71,9 +72,7 @@ def run_one(task: tuple, threads: int | None = None) -> dict:
     """Train one (notebook, variant, seed, budget changes) run; its stored row."""
     from helpers.encoder_variants import layer_transitions, prepare_experiment, train_variant
 
-    notebook, name, seed, changes = task
-    changes = dict(changes)
-    dropout = changes.pop("dropout", None)
+    notebook, name, seed, changes, dropout = task
     experiment = prepare_experiment(threads=threads)  # the notebooks' data and held-out set (seed 0)
     variant = notebook_variants(notebook, len(experiment.tokenizer))[0][name]
     if dropout is not None:  # a model setting, not a Budget field: the notebooks' runs have none
@@ -93,9 +92,9 @@ def run_one(task: tuple, threads: int | None = None) -> dict:
 
 
 def budget_changes(args) -> dict:
-    """The ``Budget`` fields the command line changes, and ``dropout`` (none: the notebooks' own budget)."""
+    """The ``Budget`` fields the command line changes (none: the notebooks' own budget)."""
     changes = {"steps": args.steps, "eval_every": args.eval_every, "warmup_steps": args.warmup_steps,
-               "learning_rate": args.learning_rate, "batch_size": args.batch_size, "dropout": args.dropout}
+               "learning_rate": args.learning_rate, "batch_size": args.batch_size}
     changes = {key: value for key, value in changes.items() if value is not None}
     if args.device != "cpu":
         changes["device"] = args.device
@@ -134,9 +133,9 @@ def main(argv=None) -> dict:
     command = "python benchmarks/variant_seeds.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     runs = StoredRuns(args.out, command, runs="runs side by side, one torch thread each")
     changes = budget_changes(args)
-    budget = asdict(replace(Budget(), **{k: v for k, v in changes.items() if k != "dropout"}))
-    if "dropout" in changes:  # recorded only when set, so files of the notebooks' budget stay comparable
-        budget["dropout"] = changes["dropout"]
+    budget = asdict(replace(Budget(), **changes))
+    if args.dropout is not None:  # recorded only when set, so files of the notebooks' budget stay comparable
+        budget["dropout"] = args.dropout
     del budget["device"]  # which hardware ran a run is in its row; runs of one budget may mix them
     stored_budget = json.loads(args.out.read_text()).get("budget", budget) if runs.rows else budget
     if stored_budget != budget:
@@ -151,7 +150,7 @@ def main(argv=None) -> dict:
         parser.error(f"unknown variants {sorted(unknown)}; notebook {args.notebook} has {sorted(variants)}")
     runs.record["baseline"] = baseline
     done = runs.done("variant", "seed")
-    tasks = [(args.notebook, name, seed, changes) for seed in args.seeds  # seed-major: complete tables first
+    tasks = [(args.notebook, name, seed, changes, args.dropout) for seed in args.seeds  # seed-major: complete tables first
              for name in (args.variants or variants) if (name, seed) not in done]
     workers = args.workers if args.workers is not None else default_workers()
     runs.run_all(run_one, tasks, min(workers, max(1, len(tasks))))
