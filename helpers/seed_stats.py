@@ -132,6 +132,12 @@ def check_live_steps(results, rows: Sequence[dict], false_alarm: float = 1e-3) -
     return checked
 
 
+def stored_rows(record: dict) -> list[dict]:
+    """A results file's rows, each with the machine it ran on (rows stored before rows carried
+    their own machine take the file's, the one machine all its runs had then)."""
+    return [{**row, "machine": row.get("machine", record.get("machine"))} for row in record.get("rows", [])]
+
+
 class StoredRuns:
     """A benchmark's results file: every run so far, with the command, machine and wall time.
 
@@ -152,12 +158,11 @@ class StoredRuns:
                 f"{self.path} holds runs measured on another data split (split {stored.get('split')}, "
                 f"this checkout's is {split}); results of two splits must not be mixed. Move the "
                 f"file aside (or pass another --out) and run again.")
-        self.record = {"command": command, "machine": hardware_summary(), "runs": runs,
+        self.machine = hardware_summary()
+        self.record = {"command": command, "machine": self.machine, "runs": runs,
                        "data_sha256": data_sha256, "split": split,
-                       "wall_seconds": stored.get("wall_seconds", 0),
-                       "rows": stored.get("rows", [])}
-        self._earlier_seconds = self.record["wall_seconds"]
-        self._started = time.perf_counter()
+                       "wall_seconds": stored.get("wall_seconds", 0), "rows": stored_rows(stored)}
+        self._counted_until = time.perf_counter()
 
     @property
     def rows(self) -> list[dict]:
@@ -168,16 +173,20 @@ class StoredRuns:
         return {tuple(row[key] for key in keys) for row in self.rows}
 
     def add(self, row: dict) -> None:
+        """Store one run, with the machine it ran on (a file may gather runs of several machines)."""
         self._keep_stored_rows()
+        row = {**row, "machine": self.machine}
         self.rows.append(row)
         print(json.dumps(row), flush=True)
         self.save()
 
     def _keep_stored_rows(self) -> None:
-        """Rows another command stored in the same file since this one read it: kept, not overwritten
-        (two commands may train different variants into one file side by side)."""
+        """Rows (and wall time) another command stored in the same file since this one read it: kept,
+        not overwritten (two commands may train different variants into one file side by side)."""
         if self.path is not None and self.path.exists():
-            for row in json.loads(self.path.read_text()).get("rows", []):
+            stored = json.loads(self.path.read_text())
+            self.record["wall_seconds"] = max(self.record["wall_seconds"], stored.get("wall_seconds", 0))
+            for row in stored_rows(stored):
                 if row not in self.rows:
                     self.rows.append(row)
 
@@ -196,7 +205,11 @@ class StoredRuns:
                 self.add(run(task))
 
     def save(self) -> None:
-        """Write the record (atomically), its wall time brought up to now."""
-        self.record["wall_seconds"] = round(self._earlier_seconds + time.perf_counter() - self._started)
+        """Write the record (atomically), this command's wall time since the last save added to the
+        file's: with two commands on one file it is the sum of their wall times."""
+        self._keep_stored_rows()
+        now = time.perf_counter()
+        self.record["wall_seconds"] = round(self.record["wall_seconds"] + now - self._counted_until)
+        self._counted_until = now
         if self.path is not None:
             write_json(self.path, self.record)

@@ -108,7 +108,7 @@ def test_stored_runs_resume_where_they_stopped(tmp_path, capsys):
     first = StoredRuns(path, "python benchmarks/x.py --seeds 0 1")
     first.add({"seed": 0, "test": 0.7})
     again = StoredRuns(path, "python benchmarks/x.py --seeds 0 1")
-    assert again.done("seed") == {(0,)} and again.rows == [{"seed": 0, "test": 0.7}]
+    assert again.done("seed") == {(0,)} and again.rows == [{"seed": 0, "test": 0.7, "machine": first.machine}]
     again.add({"seed": 1, "test": 0.8})
     saved = json.loads(path.read_text())
     assert [r["seed"] for r in saved["rows"]] == [0, 1] and saved["machine"] and "wall_seconds" in saved
@@ -123,6 +123,31 @@ def test_stored_runs_of_two_commands_on_one_file_are_all_kept(tmp_path):
     right.add({"variant": "b", "seed": 0})
     left.add({"variant": "a", "seed": 1})
     assert [(r["variant"], r["seed"]) for r in json.loads(path.read_text())["rows"]] == [("a", 0), ("b", 0), ("a", 1)]
+
+
+def test_stored_runs_sum_the_wall_time_of_two_commands_and_keep_each_rows_machine(tmp_path, monkeypatch):
+    path = tmp_path / "results.json"
+    clock = iter([0.0, 0.0, 10.0, 15.0, 20.0])  # left starts, right starts, left, right, left store
+    monkeypatch.setattr("helpers.seed_stats.time.perf_counter", lambda: next(clock))
+    left = StoredRuns(path, "python benchmarks/x.py --variants a")
+    right = StoredRuns(path, "python benchmarks/x.py --variants b")
+    right.machine = "another machine"
+    left.add({"variant": "a", "seed": 0})
+    right.add({"variant": "b", "seed": 0})
+    left.add({"variant": "a", "seed": 1})
+    saved = json.loads(path.read_text())
+    assert saved["wall_seconds"] == 35  # left ran 20 s, right 15 s
+    assert [r["machine"] for r in saved["rows"]] == [left.machine, "another machine", left.machine]
+
+
+def test_rows_of_an_older_file_take_the_files_machine(tmp_path):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"machine": "old machine", "split": split_fingerprint(), "wall_seconds": 7,
+                                "rows": [{"seed": 0}]}))
+    runs = StoredRuns(path, "python benchmarks/x.py")
+    runs.add({"seed": 1})
+    saved = json.loads(path.read_text())
+    assert [(r["seed"], r["machine"]) for r in saved["rows"]] == [(0, "old machine"), (1, runs.machine)]
 
 
 def test_stored_runs_refuse_results_of_another_split(tmp_path):
