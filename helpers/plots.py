@@ -222,7 +222,8 @@ def plot_comparison(results: Mapping[str, VariantResult], reference: float | Non
                              color=line[0].get_color())
             axes[1].annotate(name, (sizes[name], mean[-1]), textcoords="offset points", xytext=(5, 4),
                              fontsize="small")
-        axes[0].plot([], [], linestyle="none", marker="x", color="black", label="this run (live)")
+        if results:
+            axes[0].plot([], [], linestyle="none", marker="x", color="black", label="this run (live)")
         if reference is not None:
             for ax in axes:
                 _reference_line(ax, reference, "unigram (no context)")

@@ -70,6 +70,31 @@ def curves_by_variant(rows: Sequence[dict], key: str = "heldout_losses") -> dict
     return curves
 
 
+def curve_table(rows: Sequence[dict], steps: Sequence[int], reference: float | None = None,
+                reference_name: str = "reference", key: str = "heldout_losses"):
+    """Stored runs' ``key`` at chosen ``steps``, one line per variant (in the rows' order): the number
+    of seeds, the mean over them (with its standard error from two seeds on) at each step, and
+    how far the last step's mean lies below ``reference`` (e.g. the context-free loss)."""
+    import pandas as pd
+
+    def text(values):
+        mean, se = mean_se(values)
+        return f"{mean:.3f} ± {se:.3f}" if len(values) > 1 else f"{mean:.3f}"
+
+    lines = []
+    for name, (eval_steps, means, _) in curves_by_variant(rows, key).items():
+        runs = [r for r in rows if r["variant"] == name]
+        missing = sorted(set(steps) - set(eval_steps))
+        if missing:
+            raise ValueError(f"the stored runs of {name!r} were not evaluated at steps {missing}")
+        line = {"variant": name, "seeds": len(runs)}
+        line |= {f"step {step:,}": text([r[key][eval_steps.index(step)] for r in runs]) for step in steps}
+        if reference is not None:
+            line[f"below {reference_name}"] = round(reference - means[eval_steps.index(steps[-1])], 3)
+        lines.append(line)
+    return pd.DataFrame(lines).set_index("variant")
+
+
 def bootstrap_ratio(numerators: Sequence[float], denominators: Sequence[float] | None = None,
                     draws: int = 2000, seed: int = 0) -> tuple[float, float]:
     """``sum(numerators) / sum(denominators)`` and its bootstrap standard error.

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import seed_stats
 from helpers.data import split_fingerprint
-from helpers.seed_stats import StoredRuns, load_results, mean_se, paired_difference, tolerance_band
+from helpers.seed_stats import StoredRuns, curve_table, load_results, mean_se, paired_difference, tolerance_band
 
 
 def test_mean_and_standard_error():
@@ -101,6 +101,18 @@ def test_the_stored_measurements_say_how_they_were_made(name, script, keys):
     assert record["machine"] and record["wall_seconds"] > 0 and record["data_sha256"]
     assert record["split"] == split_fingerprint(), f"{name} was measured on another data split: run it again"
     assert record["rows"] and all(keys <= set(row) for row in record["rows"])
+
+
+def test_curve_table_gives_each_variants_seeds_mean_and_standard_error_at_the_chosen_steps():
+    rows = [{"variant": "a", "seed": seed, "eval_steps": [0, 10, 20], "heldout_losses": [6.0, 5.0 + seed, loss]}
+            for seed, loss in ((0, 4.0), (1, 4.2))]
+    rows.append({"variant": "b", "seed": 0, "eval_steps": [0, 10, 20], "heldout_losses": [6.0, 5.5, 5.25]})
+    table = curve_table(rows, (10, 20), reference=6.5, reference_name="unigram")
+    assert table.loc["a"].to_dict() == {"seeds": 2, "step 10": "5.500 ± 0.500", "step 20": "4.100 ± 0.100",
+                                        "below unigram": 2.4}
+    assert table.loc["b"].to_dict() == {"seeds": 1, "step 10": "5.500", "step 20": "5.250", "below unigram": 1.25}
+    with pytest.raises(ValueError, match="not evaluated at steps \\[15\\]"):
+        curve_table(rows, (15,))
 
 
 def test_stored_runs_resume_where_they_stopped(tmp_path, capsys):
