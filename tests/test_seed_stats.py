@@ -9,7 +9,14 @@ import pytest
 
 from helpers import seed_stats
 from helpers.data import split_fingerprint
-from helpers.seed_stats import StoredRuns, curve_table, load_results, mean_se, paired_difference, tolerance_band
+from helpers.seed_stats import (
+    StoredRuns,
+    curve_table,
+    load_results,
+    mean_se,
+    paired_difference,
+    tolerance_band,
+)
 
 
 def test_mean_and_standard_error():
