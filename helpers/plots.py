@@ -196,14 +196,15 @@ def plot_loss_vs_parameters(results: Mapping[str, VariantResult], ax=None, refer
 def plot_comparison(results: Mapping[str, VariantResult], reference: float | None = None,
                     title: str = "after the same budget", suptitle: str | None = None,
                     stored: Mapping[str, tuple[Sequence[int], Sequence[float], Sequence[float]]] | None = None,
-                    parameters: Mapping[str, int] | None = None):
+                    parameters: Mapping[str, int] | None = None, colors: Mapping[str, str] | None = None):
     """The two-panel figure of notebooks 02 and 03: loss curves, and final loss vs parameters.
 
     With ``stored`` (variant -> eval steps, mean loss, standard error over seeds, from
     :func:`helpers.seed_stats.curves_by_variant`), the curves and the final losses are the stored
     runs' means with error bars, and ``results`` (a live run, possibly a prefix, possibly of only
     some variants) are drawn on the left panel as crosses on top of them. ``parameters`` gives the
-    parameter count of a stored variant that has no live result.
+    parameter count of a stored variant that has no live result. ``colors`` (variant -> matplotlib
+    colour) keeps a variant's colour across figures that show different subsets of variants.
     """
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.1), layout="constrained")
     if suptitle:
@@ -214,7 +215,8 @@ def plot_comparison(results: Mapping[str, VariantResult], reference: float | Non
     else:
         sizes = {**(parameters or {}), **{name: r.parameters for name, r in results.items()}}
         for name, (steps, mean, error) in stored.items():
-            line = axes[0].errorbar(steps, mean, yerr=error, marker="o", markersize=4, capsize=3, label=name)
+            line = axes[0].errorbar(steps, mean, yerr=error, marker="o", markersize=4, capsize=3, label=name,
+                                    color=(colors or {}).get(name))
             if name in results:
                 axes[0].plot(results[name].eval_steps, results[name].heldout_losses, linestyle="none",
                              marker="x", markersize=9, color=line[0].get_color())

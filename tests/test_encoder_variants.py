@@ -13,9 +13,11 @@ import helpers.tokenizer
 from helpers.albert import ScratchAlbertModel
 from helpers.configs import PAPER_TABLE_3, PAPER_TABLE_4, paper_parameter_table, show_counts
 from helpers.encoder_variants import (
+    FACTORIZATION_BASELINE,
     Budget,
     Variant,
     build_data,
+    factorization_variants,
     heldout_block_losses,
     heldout_loss,
     layer_transitions,
@@ -24,6 +26,7 @@ from helpers.encoder_variants import (
     prepare_experiment,
     results_table,
     run_variants,
+    sharing_variants,
     tiny_config,
     train_variant,
     unigram_log_probs,
@@ -69,6 +72,12 @@ def test_pack_blocks(tokenizer):
 def test_tiny_config():
     config = tiny_config(vocab_size=100, embedding_size=16, hidden_size=64)
     assert (config.num_attention_heads, config.intermediate_size, config.hidden_dropout_prob) == (2, 256, 0.0)
+
+
+def test_notebook_03s_all_shared_is_notebook_02s_unfactorized_model():
+    """Notebook 03 takes its all-shared long runs from notebook 02's E = H = 128 runs: the same model."""
+    all_shared, unfactorized = sharing_variants(8000)["all-shared"], factorization_variants(8000)[FACTORIZATION_BASELINE]
+    assert all_shared == unfactorized and all_shared.config.to_dict() == unfactorized.config.to_dict()
 
 
 def test_heldout_set_is_fixed_and_masked(tokenizer, data):
