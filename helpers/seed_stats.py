@@ -77,20 +77,18 @@ def curve_table(rows: Sequence[dict], steps: Sequence[int], reference: float | N
     how far the last step's mean lies below ``reference`` (e.g. the context-free loss)."""
     import pandas as pd
 
-    def text(values):
-        mean, se = mean_se(values)
-        return f"{mean:.3f} ± {se:.3f}" if len(values) > 1 else f"{mean:.3f}"
-
     lines = []
-    for name, (eval_steps, means, _) in curves_by_variant(rows, key).items():
-        runs = [r for r in rows if r["variant"] == name]
+    for name, (eval_steps, means, errors) in curves_by_variant(rows, key).items():
+        seeds = sum(r["variant"] == name for r in rows)
         missing = sorted(set(steps) - set(eval_steps))
         if missing:
             raise ValueError(f"the stored runs of {name!r} were not evaluated at steps {missing}")
-        line = {"variant": name, "seeds": len(runs)}
-        line |= {f"step {step:,}": text([r[key][eval_steps.index(step)] for r in runs]) for step in steps}
+        at = [eval_steps.index(step) for step in steps]
+        line = {"variant": name, "seeds": seeds}
+        line |= {f"step {step:,}": f"{means[i]:.3f} ± {errors[i]:.3f}" if seeds > 1 else f"{means[i]:.3f}"
+                 for step, i in zip(steps, at, strict=True)}
         if reference is not None:
-            line[f"below {reference_name}"] = round(reference - means[eval_steps.index(steps[-1])], 3)
+            line[f"below {reference_name}"] = round(reference - means[at[-1]], 3)
         lines.append(line)
     return pd.DataFrame(lines).set_index("variant")
 
@@ -203,7 +201,7 @@ class StoredRuns:
         row = {**row, "machine": self.machine}
         self.rows.append(row)
         print(json.dumps(row), flush=True)
-        self.save()
+        self._write()
 
     def _keep_stored_rows(self) -> None:
         """Rows (and wall time) another command stored in the same file since this one read it: kept,
@@ -233,6 +231,10 @@ class StoredRuns:
         """Write the record (atomically), this command's wall time since the last save added to the
         file's: with two commands on one file it is the sum of their wall times."""
         self._keep_stored_rows()
+        self._write()
+
+    def _write(self) -> None:
+        """``save`` once the other commands' rows and wall time are in (``add`` has just read them)."""
         now = time.perf_counter()
         self.record["wall_seconds"] = round(self.record["wall_seconds"] + now - self._counted_until)
         self._counted_until = now
